@@ -1,0 +1,8 @@
+"""pytest-llm: record and replay OpenAI and Anthropic SDK calls in pytest."""
+
+from pytest_llm._version import __version__
+from pytest_llm.calls import LLM, LLMCall
+from pytest_llm.errors import CassetteError
+from pytest_llm.usage import ToolCall, Usage
+
+__all__ = ["LLM", "CassetteError", "LLMCall", "ToolCall", "Usage", "__version__"]

@@ -1,0 +1,7 @@
+"""`python -m pytest_llm`."""
+
+import sys
+
+from pytest_llm.cli import main
+
+sys.exit(main())

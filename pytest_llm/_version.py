@@ -1,0 +1,3 @@
+"""The version of pytest-llm, in one place."""
+
+__version__ = "0.1.0"

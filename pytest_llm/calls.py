@@ -1,0 +1,138 @@
+"""What a test sees of its LLM traffic: the calls and their sums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.usage import ToolCall, Usage
+
+
+@dataclass(eq=False)
+class LLMCall:
+    """One call to a provider, made live or replayed from the cassette."""
+
+    interaction: dict[str, Any] = field(repr=False)
+    replayed: bool
+    fault: str | None = None
+
+    @cached_property
+    def _endpoint(self) -> Endpoint:
+        return recognize_path(self.endpoint) or Endpoint(self.provider, "")
+
+    @property
+    def provider(self) -> str:
+        """`"openai"` or `"anthropic"`."""
+        return str(self.interaction.get("provider", ""))
+
+    @property
+    def endpoint(self) -> str:
+        """The URL path the call was sent to."""
+        return str(self.interaction["request"]["path"])
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The decoded request body."""
+        body: dict[str, Any] = self.interaction["request"]["body"]
+        return body
+
+    @property
+    def model(self) -> str:
+        """The model the application asked for."""
+        return str(self.request.get("model", ""))
+
+    @property
+    def status(self) -> int:
+        """The HTTP status the provider answered with."""
+        return int(self.interaction["response"]["status"])
+
+    @property
+    def response(self) -> Any:
+        """The decoded response; for a stream, the message assembled from its events."""
+        response = self.interaction["response"]
+        return response["final"] if "events" in response else response.get("body")
+
+    @property
+    def events(self) -> list[dict[str, Any]] | None:
+        """A stream's events in order, or None for a call that did not stream."""
+        events: list[dict[str, Any]] | None = self.interaction["response"].get("events")
+        return events
+
+    @property
+    def served_model(self) -> str | None:
+        """The model that answered, as the response named it."""
+        value = self.interaction.get("served_model")
+        return str(value) if value is not None else None
+
+    @cached_property
+    def text(self) -> str:
+        """The assistant's text ("" for errors, embeddings and pure tool calls)."""
+        return self._endpoint.text(self.response)
+
+    @cached_property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the model made, in order."""
+        return self._endpoint.tool_calls(self.response)
+
+    @cached_property
+    def usage(self) -> Usage:
+        """Token usage the provider reported for this call."""
+        return self._endpoint.usage(self.response)
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What the call cost live; None while its model has no known price."""
+        return None
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds from request to the last byte, as recorded."""
+        return float(self.interaction.get("latency_s") or 0.0)
+
+    @property
+    def key(self) -> str:
+        """The digest that finds this call in its cassette."""
+        return str(self.interaction.get("key", ""))
+
+    def __repr__(self) -> str:
+        how = "replayed" if self.replayed else "recorded"
+        return f"<LLMCall {self.provider} {self.endpoint} model={self.model!r} {how}>"
+
+
+class LLM:
+    """The `llm` fixture: the test's calls, their sums, and its cassette."""
+
+    def __init__(self, cassette_path: Path, calls: list[LLMCall], baseline: list[LLMCall]) -> None:
+        self.cassette_path = cassette_path
+        self._calls = calls
+        self._baseline = baseline
+
+    @property
+    def calls(self) -> list[LLMCall]:
+        """The calls made so far, in order."""
+        return list(self._calls)
+
+    @property
+    def baseline(self) -> list[LLMCall]:
+        """When re-recording, the previous recording's calls (empty otherwise)."""
+        return list(self._baseline)
+
+    @property
+    def usage(self) -> Usage:
+        """Token usage summed over the test's calls."""
+        total = Usage()
+        for call in self._calls:
+            total = total + call.usage
+        return total
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Cost summed over priced calls; None when no call is priced."""
+        priced = [c.cost_usd for c in self._calls if c.cost_usd is not None]
+        return sum(priced) if priced else None
+
+    def __repr__(self) -> str:
+        return f"<llm {len(self._calls)} call(s), cassette={self.cassette_path}>"

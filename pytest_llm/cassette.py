@@ -1,0 +1,111 @@
+"""A cassette in memory: its interactions, a key index, and a merge-on-save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_llm import store
+from pytest_llm.keys import make_key
+from pytest_llm.providers import recognize_path
+
+Identity = tuple[str, str]
+
+
+def identity(interaction: dict[str, Any]) -> Identity:
+    """What tells two recordings apart across processes: key and moment of recording."""
+    return str(interaction.get("key", "")), str(interaction.get("recorded_at", ""))
+
+
+def interaction_key(interaction: dict[str, Any], match_on: frozenset[str]) -> str:
+    """The key of a stored interaction under `match_on` (recomputed: match_on may differ)."""
+    request = interaction["request"]
+    endpoint = recognize_path(request["path"].split("?", 1)[0])
+    if endpoint is None:
+        return ""
+    return make_key(endpoint, request["body"], match_on)
+
+
+class Cassette:
+    """The interactions of one file, indexed by key, saved atomically with other writers merged."""
+
+    def __init__(self, path: Path, interactions: list[dict[str, Any]] | None) -> None:
+        self.path = path
+        self.existed = interactions is not None
+        self.interactions: list[dict[str, Any]] = list(interactions or [])
+        self.baseline: list[dict[str, Any]] = []
+        self.rewritten = False
+        self._added: set[Identity] = set()
+        self._dropped: set[Identity] = set()
+        self._indexes: dict[frozenset[str], dict[str, list[int]]] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> Cassette:
+        """The cassette at `path` (empty when the file does not exist yet)."""
+        return cls(path, store.read(path))
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there is anything to write."""
+        return bool(self._added or self._dropped)
+
+    def index(self, match_on: frozenset[str]) -> dict[str, list[int]]:
+        """Positions of the interactions of each key, in recorded order."""
+        index = self._indexes.get(match_on)
+        if index is None:
+            index = {}
+            for position, interaction in enumerate(self.interactions):
+                index.setdefault(interaction_key(interaction, match_on), []).append(position)
+            self._indexes[match_on] = index
+        return index
+
+    def start_rewrite(self) -> None:
+        """Empty the cassette; what it held becomes the baseline for drift."""
+        if self.rewritten:
+            return
+        self.rewritten = True
+        self.baseline = self.interactions
+        self._dropped |= {identity(i) for i in self.interactions}
+        self.interactions = []
+        self._indexes.clear()
+
+    def drop_key(self, key: str, match_on: frozenset[str]) -> None:
+        """Forget the recordings of `key` (record mode `all` replaces them)."""
+        keep: list[dict[str, Any]] = []
+        for interaction in self.interactions:
+            if identity(interaction) not in self._added and (
+                interaction_key(interaction, match_on) == key
+            ):
+                self._dropped.add(identity(interaction))
+            else:
+                keep.append(interaction)
+        self.interactions = keep
+        self._indexes.clear()
+
+    def append(self, interaction: dict[str, Any]) -> None:
+        """Add a new recording at the end."""
+        self.interactions.append(interaction)
+        self._added.add(identity(interaction))
+        for match_on, index in self._indexes.items():
+            key = interaction_key(interaction, match_on)
+            index.setdefault(key, []).append(len(self.interactions) - 1)
+
+    def save(self) -> None:
+        """Write the file, keeping what other processes wrote to it since we read it."""
+        if not self.dirty:
+            return
+        with store.locked(self.path.parent):
+            on_disk = store.read(self.path) or []
+            disk_ids = {identity(i) for i in on_disk}
+            merged = [i for i in on_disk if identity(i) not in self._dropped]
+            merged += [
+                i
+                for i in self.interactions
+                if identity(i) in self._added and identity(i) not in disk_ids
+            ]
+            store.write_atomic(self.path, store.dumps(store.document(merged)))
+        self.interactions = merged
+        self.existed = True
+        self._added.clear()
+        self._dropped.clear()
+        self._indexes.clear()

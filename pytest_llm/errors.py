@@ -1,0 +1,31 @@
+"""Errors a user reads: each names the file, the line where known, and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CassetteError(Exception):
+    """A cassette that cannot be read or written; the file on disk is left as it was."""
+
+    def __init__(self, path: Path, problem: str, *, line: int | None = None, fix: str = "") -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line is not None else str(path)
+        message = f"cannot use cassette {where}: {problem}"
+        if fix:
+            message += f"\n  fix: {fix}"
+        super().__init__(message)
+
+
+class ReplayMiss(BaseException):
+    """A call with no recording while recording is off.
+
+    A BaseException on purpose: the SDKs catch Exception from the transport and retry
+    it (anthropic wraps it in APIConnectionError), and applications often catch
+    Exception too. A miss must fail the test at once, with its own message.
+    """
+
+
+class RecordingRefused(BaseException):
+    """Recording would send a placeholder API key to a real provider."""

@@ -1,0 +1,320 @@
+"""pytest glue: options, ini keys, markers, the llm fixture and the run's hooks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llm import paths
+from pytest_llm.calls import LLM
+from pytest_llm.errors import CassetteError, RecordingRefused, ReplayMiss
+from pytest_llm.keys import DEFAULT_MATCH_ON, parse_match_on
+from pytest_llm.session import RunState
+from pytest_llm.settings import RecordMode, ReplayTiming, Settings
+
+_MARKER_ARGS = frozenset({"cassette", "record", "match_on"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llm", "pytest-llm: record and replay LLM calls")
+    group.addoption(
+        "--llm-record",
+        dest="llm_record",
+        default=None,
+        metavar="MODE",
+        help="record mode: none (default, replay only), once, new_episodes, all, rewrite",
+    )
+    group.addoption(
+        "--llm-cassette-dir",
+        dest="llm_cassette_dir",
+        default=None,
+        metavar="DIR",
+        help="root folder of cassettes (default: <rootdir>/cassettes)",
+    )
+    group.addoption(
+        "--llm-strict",
+        action="store_true",
+        default=False,
+        help="fail the run when recorded interactions went unused",
+    )
+    group.addoption(
+        "--llm-block-network",
+        action="store_true",
+        default=False,
+        help="refuse every non-loopback connection in tests that use pytest-llm",
+    )
+    group.addoption(
+        "--llm-replay-timing",
+        dest="llm_replay_timing",
+        default=None,
+        metavar="TIMING",
+        help="fast (default) or recorded: reproduce recorded delays when replaying",
+    )
+    parser.addini("llm_record_mode", "default record mode (none, once, new_episodes, all, rewrite)")
+    parser.addini("llm_cassette_dir", "root folder of cassettes, relative to rootdir")
+    parser.addini("llm_match_on", "request fields that make the key", type="linelist")
+    parser.addini("llm_autouse", "every test takes part in pytest-llm", type="bool", default=False)
+    parser.addini("llm_scrub_headers", "more headers to remove from cassettes", type="linelist")
+    parser.addini("llm_scrub_patterns", "regexes replaced in recorded bodies", type="linelist")
+    parser.addini(
+        "llm_placeholder_keys",
+        "set placeholder API keys in replay when none are set",
+        type="bool",
+        default=True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "llm(cassette=None, record=None, match_on=None): record and replay this test's "
+        "LLM calls; cassette names a shared cassette",
+    )
+    state = RunState(
+        mode=_record_mode(config),
+        cassette_root=_cassette_root(config),
+        match_on=_ini_match_on(config),
+        replay_timing=_replay_timing(config),
+        scrub_headers=config.getini("llm_scrub_headers"),
+        scrub_patterns=_patterns(config),
+        strict=config.getoption("llm_strict"),
+    )
+    config.stash[_STATE] = state
+    config.pluginmanager.register(_Hooks(config, state), "pytest-llm-hooks")
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_llm import xdist_support
+
+        config.pluginmanager.register(xdist_support.XdistHooks(state), "pytest-llm-xdist")
+    if state.mode is RecordMode.NONE and config.getini("llm_placeholder_keys"):
+        state.set_placeholder_keys(os.environ)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.close(os.environ)
+
+
+_STATE = pytest.StashKey[RunState]()
+_RUN = pytest.StashKey["_TestRun"]()
+
+
+def _usage_error(problem: str) -> pytest.UsageError:
+    return pytest.UsageError(f"pytest-llm: {problem}")
+
+
+def _record_mode(config: pytest.Config) -> RecordMode:
+    cli = config.getoption("llm_record")
+    ini = config.getini("llm_record_mode")
+    value, source = (cli, "--llm-record") if cli else (ini or "none", "ini llm_record_mode")
+    try:
+        return RecordMode.parse(str(value), source=source)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
+
+
+def _replay_timing(config: pytest.Config) -> ReplayTiming:
+    value = config.getoption("llm_replay_timing") or "fast"
+    try:
+        return ReplayTiming(value)
+    except ValueError:
+        valid = ", ".join(t.value for t in ReplayTiming)
+        raise _usage_error(
+            f"--llm-replay-timing: unknown value {value!r}; valid: {valid}"
+        ) from None
+
+
+def _cassette_root(config: pytest.Config) -> Path:
+    value = config.getoption("llm_cassette_dir") or config.getini("llm_cassette_dir") or "cassettes"
+    return (config.rootpath / str(value)).resolve()
+
+
+def _ini_match_on(config: pytest.Config) -> frozenset[str]:
+    names = config.getini("llm_match_on")
+    if not names:
+        return DEFAULT_MATCH_ON
+    try:
+        return parse_match_on(names)
+    except ValueError as exc:
+        raise _usage_error(f"ini llm_match_on: {exc}") from None
+
+
+def _patterns(config: pytest.Config) -> list[str]:
+    import re
+
+    patterns: list[str] = config.getini("llm_scrub_patterns")
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _usage_error(
+                f"ini llm_scrub_patterns: {pattern!r} is not a regex ({exc})"
+            ) from None
+    return patterns
+
+
+def _takes_part(item: pytest.Item) -> bool:
+    if item.get_closest_marker("llm") is not None:
+        return True
+    if "llm" in getattr(item, "fixturenames", ()):
+        return True
+    return bool(item.config.getini("llm_autouse"))
+
+
+def _record_command(item: pytest.Item) -> str:
+    invocation = item.config.invocation_params.dir
+    try:
+        location = os.path.relpath(item.path, invocation)
+    except ValueError:  # another drive on Windows
+        location = str(item.path)
+    _, _, rest = item.nodeid.partition("::")
+    target = f"{location}::{rest}" if rest else location
+    return f"pytest {shlex.quote(target)}"
+
+
+def _settings(item: pytest.Item, state: RunState) -> Settings:
+    marker = item.get_closest_marker("llm")
+    kwargs: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    unknown = sorted(set(kwargs) - _MARKER_ARGS)
+    where = f"@pytest.mark.llm on {item.nodeid}"
+    if unknown or (marker and marker.args):
+        bad = ", ".join(unknown) or repr(marker.args if marker else ())
+        valid = ", ".join(sorted(_MARKER_ARGS))
+        raise _usage_error(f"{where}: unexpected argument(s) {bad}; valid keywords: {valid}")
+    try:
+        mode = state.mode
+        if kwargs.get("record") is not None:
+            mode = RecordMode.parse(str(kwargs["record"]), source=f"{where}(record=...)")
+        match_on = state.match_on
+        if kwargs.get("match_on") is not None:
+            match_on = parse_match_on(kwargs["match_on"])
+        if kwargs.get("cassette"):
+            path = paths.named_cassette(state.cassette_root, str(kwargs["cassette"]))
+        else:
+            path = paths.test_cassette(state.cassette_root, _relative_nodeid(item))
+    except ValueError as exc:
+        raise _usage_error(f"{where}: {exc}" if where not in str(exc) else str(exc)) from None
+    return Settings(path, mode, match_on, _record_command(item), state.replay_timing)
+
+
+def _relative_nodeid(item: pytest.Item) -> str:
+    # Node ids are relative to rootdir already, except for files outside it.
+    return item.nodeid
+
+
+@dataclass
+class _TestRun:
+    """What the plugin keeps on a test item between setup and teardown."""
+
+    settings: Settings
+    recorder: Any = None
+    error: CassetteError | None = None
+    passed: bool = False
+
+
+class _Hooks:
+    """The run's hooks, registered in pytest_configure so they can hold typed state."""
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config = config
+        self.state = state
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        state = self.state
+        return f"pytest-llm: record mode {state.mode.value}, cassettes in {state.cassette_root}" + (
+            ", network blocked" if config.getoption("llm_block_network") else ""
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Resolve every participating test up front: a bad marker value is a usage
+        # error reported before anything runs, like a bad option.
+        for item in items:
+            if _takes_part(item):
+                item.stash[_RUN] = _TestRun(_settings(item, self.state))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        run = item.stash.get(_RUN, None)
+        if run is None:
+            return (yield)
+        try:
+            run.recorder = self.state.start(run.settings)
+        except CassetteError as exc:
+            run.error = exc
+        if self.config.getoption("llm_block_network"):
+            stack = contextlib.ExitStack()
+            from pytest_llm.netguard import blocked
+
+            stack.enter_context(blocked())
+            item.stash[_GUARD] = stack
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        run = item.stash.get(_RUN, None)
+        if run is None:
+            return (yield)
+        if run.error is not None:
+            pytest.fail(str(run.error), pytrace=False)
+        try:
+            result = yield
+        except (ReplayMiss, RecordingRefused) as exc:
+            pytest.fail(str(exc), pytrace=False)
+        # The application may have swallowed the miss (or it happened in a thread
+        # whose error nobody collected): the test still fails.
+        if run.recorder is not None and run.recorder.misses:
+            pytest.fail("\n\n".join(run.recorder.misses), pytrace=False)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        run = item.stash.get(_RUN, None)
+        if run is not None and report.when == "call":
+            run.passed = report.passed
+        return report
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            guard = item.stash.get(_GUARD, None)
+            if guard is not None:
+                guard.close()
+            run = item.stash.get(_RUN, None)
+            if run is not None and run.recorder is not None:
+                self.state.finish(run.recorder, passed=run.passed)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for line in self.state.summary_lines():
+            terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.state.strict and self.state.unused() and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_GUARD = pytest.StashKey[contextlib.ExitStack]()
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
+    """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.cassette_path`."""
+    run = request.node.stash.get(_RUN, None)
+    if run is None or run.recorder is None:
+        if run is not None and run.error is not None:
+            pytest.fail(str(run.error), pytrace=False)
+        pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
+    recorder = run.recorder
+    yield LLM(run.settings.cassette_path, recorder.calls, recorder.baseline)

@@ -1,0 +1,98 @@
+"""One test's recorder: decides replay, record or miss for each call, and keeps its calls."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_llm.calls import LLMCall
+from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.errors import ReplayMiss
+from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
+from pytest_llm.misses import miss_message
+from pytest_llm.providers import Endpoint
+from pytest_llm.recording import Exchange, to_interaction
+from pytest_llm.scrub import Scrubber
+from pytest_llm.settings import RecordMode, Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one call: replay `interaction`, or go live (`interaction` is None)."""
+
+    key: str
+    interaction: dict[str, Any] | None
+
+
+class Recorder:
+    """Answers one test's calls from its cassette and records what the mode allows."""
+
+    def __init__(self, cassette: Cassette, settings: Settings, scrubber: Scrubber) -> None:
+        self.cassette = cassette
+        self.settings = settings
+        self.scrubber = scrubber
+        self.calls: list[LLMCall] = []
+        self.misses: list[str] = []
+        self.used: set[Identity] = set()
+        self.recorded = 0
+        self._asked: Counter[str] = Counter()
+        self._replaced: set[str] = set()
+        self._lock = threading.Lock()
+        mode = settings.mode
+        if mode is RecordMode.REWRITE:
+            cassette.start_rewrite()
+        self.live = mode in (RecordMode.ALL, RecordMode.REWRITE) or (
+            mode is RecordMode.ONCE and not cassette.existed
+        )
+        self.baseline = [LLMCall(i, replayed=True) for i in cassette.baseline]
+
+    @property
+    def can_record(self) -> bool:
+        """Whether a call missing from the cassette may go to the provider."""
+        return self.live or self.settings.mode is RecordMode.NEW_EPISODES
+
+    def decide(self, endpoint: Endpoint, body: dict[str, Any]) -> Decision:
+        """Replay the next recording of this call's key, or say it must go live.
+
+        Raises ReplayMiss when it may not go live.
+        """
+        keyed_body = self.scrubber.body(body, [])
+        key = make_key(endpoint, keyed_body, self.settings.match_on)
+        with self._lock:
+            asked = self._asked[key]
+            self._asked[key] += 1
+            if self.live:
+                return Decision(key, None)
+            positions = self.cassette.index(self.settings.match_on).get(key, [])
+            if asked < len(positions):
+                interaction = self.cassette.interactions[positions[asked]]
+                self.used.add(identity(interaction))
+                self.calls.append(LLMCall(interaction, replayed=True))
+                return Decision(key, interaction)
+            if self.settings.mode is RecordMode.NEW_EPISODES:
+                return Decision(key, None)
+            message = miss_message(
+                endpoint, keyed_body, self.cassette, self.settings, times_recorded=len(positions)
+            )
+            self.misses.append(message)
+        raise ReplayMiss(message)
+
+    def record(self, exchange: Exchange) -> dict[str, Any]:
+        """Store a live answer in the cassette and the test's calls."""
+        interaction = to_interaction(exchange)
+        # The stored key is always the full one, so that files do not depend on match_on.
+        if self.settings.match_on != DEFAULT_MATCH_ON:
+            interaction["key"] = make_key(
+                exchange.endpoint, exchange.request_body, DEFAULT_MATCH_ON
+            )
+        with self._lock:
+            if self.settings.mode is RecordMode.ALL and exchange.key not in self._replaced:
+                self._replaced.add(exchange.key)
+                self.cassette.drop_key(exchange.key, self.settings.match_on)
+            self.cassette.append(interaction)
+            self.used.add(identity(interaction))
+            self.calls.append(LLMCall(interaction, replayed=False))
+            self.recorded += 1
+        return interaction

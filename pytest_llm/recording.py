@@ -1,0 +1,132 @@
+"""Turn one live exchange into the interaction a cassette stores, and back into wire parts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_llm._version import __version__
+from pytest_llm.providers import Endpoint
+from pytest_llm.providers.assemble import assemble
+from pytest_llm.providers.sse import render_sse_event
+
+# Statuses whose retry the SDKs schedule from retry-after headers (or back off on their own).
+_RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
+# The SDKs ignore a server delay above this and back off instead; so a replay does too.
+_MAX_HONOURED_DELAY_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A live request and its answer, decoded and scrubbed, ready to be stored."""
+
+    endpoint: Endpoint
+    key: str
+    path: str
+    query: str
+    request_headers: dict[str, str]
+    request_body: dict[str, Any]
+    status: int
+    response_headers: dict[str, str]
+    body: Any = None
+    events: list[dict[str, Any]] | None = None
+    text: str | None = None
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    sdk: str | None = None
+
+
+def to_interaction(exchange: Exchange) -> dict[str, Any]:
+    """The cassette entry: facts for a reader first, then request and response."""
+    response: dict[str, Any] = {"status": exchange.status, "headers": exchange.response_headers}
+    answer: Any = exchange.body
+    if exchange.events is not None:
+        final = assemble(exchange.endpoint.provider, exchange.path, exchange.events)
+        response["events"] = exchange.events
+        response["final"] = final
+        answer = final
+    elif exchange.text is not None:
+        response["text"] = exchange.text
+    else:
+        response["body"] = exchange.body
+    request: dict[str, Any] = {"method": "POST", "path": exchange.path}
+    if exchange.query:
+        request["query"] = exchange.query
+    if exchange.request_headers:
+        request["headers"] = exchange.request_headers
+    request["body"] = exchange.request_body
+    entry: dict[str, Any] = {
+        "key": exchange.key,
+        "provider": exchange.endpoint.provider,
+        "endpoint": exchange.path,
+        "model": exchange.request_body.get("model"),
+    }
+    if isinstance(answer, dict):
+        if answer.get("model") is not None:
+            entry["served_model"] = answer["model"]
+        elif isinstance(answer.get("response"), dict):  # responses error events nest it
+            entry["served_model"] = answer["response"].get("model")
+        if answer.get("system_fingerprint"):
+            entry["system_fingerprint"] = answer["system_fingerprint"]
+    entry["usage"] = exchange.endpoint.usage(answer).as_dict()
+    entry["latency_s"] = round(exchange.latency_s, 4)
+    if exchange.ttft_s is not None:
+        entry["ttft_s"] = round(exchange.ttft_s, 4)
+    entry["recorded_at"] = datetime.now(UTC).isoformat(timespec="microseconds")
+    entry["versions"] = {"sdk": exchange.sdk, "pytest_llm": __version__}
+    entry["request"] = request
+    entry["response"] = response
+    return entry
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON, as the providers send it."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def replay_headers(interaction: dict[str, Any]) -> list[tuple[str, str]]:
+    """The recorded headers, with retry delays shortened so an SDK never sleeps in replay."""
+    response = interaction["response"]
+    headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+    if "events" in response:
+        headers["content-type"] = "text/event-stream; charset=utf-8"
+    elif "body" in response:
+        headers.setdefault("content-type", "application/json")
+    if response["status"] in _RETRYABLE and _delay_s(headers) <= _MAX_HONOURED_DELAY_S:
+        # A positive delay below a microsecond: the SDK takes it as the server's word
+        # and retries at once, instead of its own exponential backoff.
+        headers["retry-after-ms"] = "0.0001"
+    return list(headers.items())
+
+
+def _delay_s(headers: dict[str, str]) -> float:
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return float(headers[name]) / divisor
+        except (KeyError, ValueError):
+            continue
+    return 0.0
+
+
+def replay_body(interaction: dict[str, Any]) -> bytes:
+    """The bytes of a non-stream recorded answer."""
+    response = interaction["response"]
+    if "text" in response:
+        return str(response["text"]).encode()
+    return encode_json(response.get("body"))
+
+
+def replay_events(interaction: dict[str, Any]) -> list[bytes]:
+    """A recorded stream as wire chunks, one per event."""
+    return [render_sse_event(event) for event in interaction["response"]["events"]]
+
+
+def sdk_version(headers: dict[str, str]) -> str | None:
+    """Which SDK sent a request, from the headers it always sends."""
+    agent = headers.get("user-agent", "")
+    if agent.startswith(("OpenAI/", "Anthropic/", "AsyncOpenAI/", "AsyncAnthropic/")):
+        return agent
+    version = headers.get("x-stainless-package-version")
+    return f"{headers.get('x-stainless-lang', 'sdk')} {version}" if version else agent or None

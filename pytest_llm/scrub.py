@@ -1,0 +1,113 @@
+"""Keep secrets and transport noise out of cassettes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "openai-organization",
+        "openai-project",
+        "anthropic-organization-id",
+        "cookie",
+        "set-cookie",
+    }
+)
+SECRET_QUERY = frozenset({"api-key", "api_key", "key", "access_token"})
+
+# Headers that say nothing about the answer and would only make diffs noisy.
+NOISE_HEADERS = frozenset(
+    {
+        "host",
+        "accept",
+        "accept-encoding",
+        "connection",
+        "keep-alive",
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "user-agent",
+        "date",
+        "server",
+        "via",
+        "vary",
+        "alt-svc",
+        "cf-ray",
+        "cf-cache-status",
+        "strict-transport-security",
+        "x-content-type-options",
+        "x-envoy-upstream-service-time",
+    }
+)
+_NOISE_PREFIXES = ("x-stainless-",)
+
+# A secret shorter than this is too likely to be an ordinary word to replace in text.
+_MIN_SECRET_LENGTH = 8
+SCRUBBED = "<scrubbed>"
+
+
+class Scrubber:
+    """Removes the default secrets plus the user's `llm_scrub_headers` and `llm_scrub_patterns`."""
+
+    def __init__(self, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
+        self.secret_headers = SECRET_HEADERS | {h.strip().lower() for h in headers if h.strip()}
+        self.patterns = [re.compile(p) for p in patterns if p]
+
+    def secrets_in(self, headers: Iterable[tuple[str, str]], query: str) -> list[str]:
+        """Credential values carried by a request, to be removed wherever else they appear."""
+        found: list[str] = []
+        for name, value in headers:
+            if name.lower() in self.secret_headers and name.lower() not in ("cookie", "set-cookie"):
+                token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
+                found.append(token.strip())
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if name.lower() in SECRET_QUERY:
+                found.append(value)
+        return [s for s in found if len(s) >= _MIN_SECRET_LENGTH]
+
+    def headers(self, headers: Iterable[tuple[str, str]], secrets: list[str]) -> dict[str, str]:
+        """The headers worth keeping, secrets and noise removed."""
+        kept: dict[str, str] = {}
+        for name, value in headers:
+            lower = name.lower()
+            if lower in self.secret_headers or lower in NOISE_HEADERS:
+                continue
+            if lower.startswith(_NOISE_PREFIXES):
+                continue
+            kept[lower] = self.text(value, secrets)
+        return kept
+
+    def query(self, query: str) -> str:
+        """The query string without credential parameters."""
+        if not query:
+            return ""
+        pairs = parse_qsl(query, keep_blank_values=True)
+        return urlencode([(k, v) for k, v in pairs if k.lower() not in SECRET_QUERY])
+
+    def text(self, value: str, secrets: list[str]) -> str:
+        """A string with secrets and user patterns replaced."""
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, SCRUBBED)
+        for pattern in self.patterns:
+            value = pattern.sub(SCRUBBED, value)
+        return value
+
+    def body(self, value: Any, secrets: list[str]) -> Any:
+        """A decoded JSON value with every string scrubbed."""
+        if not secrets and not self.patterns:
+            return value
+        if isinstance(value, str):
+            return self.text(value, secrets)
+        if isinstance(value, dict):
+            return {k: self.body(v, secrets) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.body(v, secrets) for v in value]
+        return value

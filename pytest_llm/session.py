@@ -1,0 +1,113 @@
+"""The state of one pytest run: loaded cassettes, the interceptor, what was used."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.recorder import Recorder
+from pytest_llm.scrub import Scrubber
+from pytest_llm.settings import RecordMode, ReplayTiming, Settings
+from pytest_llm.transport import _KEY_ENV, PLACEHOLDER_KEY, Interceptor
+
+
+@dataclass
+class RunState:
+    """Settings of the run and everything it accumulates across tests."""
+
+    mode: RecordMode
+    cassette_root: Path
+    match_on: frozenset[str]
+    replay_timing: ReplayTiming
+    scrub_headers: list[str]
+    scrub_patterns: list[str]
+    strict: bool = False
+    cassettes: dict[Path, Cassette] = field(default_factory=dict)
+    # cassette path -> identities used by passing tests / all identities seen
+    used: dict[Path, set[Identity]] = field(default_factory=dict)
+    known: dict[Path, set[Identity]] = field(default_factory=dict)
+    replayed: int = 0
+    recorded: int = 0
+    written: set[Path] = field(default_factory=set)
+    _interceptor: Interceptor = field(default_factory=Interceptor)
+    _placeholders: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.scrubber = Scrubber(self.scrub_headers, self.scrub_patterns)
+
+    def start(self, settings: Settings) -> Recorder:
+        """The recorder for a test about to run; raises CassetteError for an unreadable file."""
+        cassette = self.cassettes.get(settings.cassette_path)
+        if cassette is None:
+            cassette = Cassette.load(settings.cassette_path)
+            self.cassettes[settings.cassette_path] = cassette
+        recorder = Recorder(cassette, settings, self.scrubber)
+        self._interceptor.install()
+        self._interceptor.recorder = recorder
+        return recorder
+
+    def finish(self, recorder: Recorder, *, passed: bool) -> None:
+        """The test is over: stop intercepting, write what it recorded, count what it used."""
+        self._interceptor.recorder = None
+        cassette = recorder.cassette
+        path = cassette.path
+        self.replayed += sum(1 for call in recorder.calls if call.replayed)
+        self.recorded += recorder.recorded
+        if cassette.dirty:
+            cassette.save()
+            self.written.add(path)
+        if passed:
+            self.used.setdefault(path, set()).update(recorder.used)
+            self.known.setdefault(path, set()).update(identity(i) for i in cassette.interactions)
+
+    def unused(self) -> dict[Path, int]:
+        """Per cassette used by a passing test, how many of its interactions no test used."""
+        result: dict[Path, int] = {}
+        for path, known in self.known.items():
+            count = len(known - self.used.get(path, set()))
+            if count:
+                result[path] = count
+        return result
+
+    def summary_lines(self) -> list[str]:
+        """The terminal summary of the run's LLM traffic."""
+        if not (self.replayed or self.recorded or self.known):
+            return []
+        lines = [
+            f"pytest-llm: {self.replayed} call(s) replayed, {self.recorded} recorded, "
+            f"{len(self.written)} cassette(s) written"
+        ]
+        unused = self.unused()
+        if unused:
+            total = sum(unused.values())
+            lines.append(
+                f"pytest-llm: {total} recorded interaction(s) were not used by any passing test"
+                + (" (--llm-strict: failing the run)" if self.strict else "")
+            )
+            for path, count in sorted(unused.items()):
+                lines.append(f"  {count} unused in {_display(path)}")
+        return lines
+
+    def set_placeholder_keys(self, environ: MutableMapping[str, str]) -> None:
+        """Let SDK clients be built with no key in replay, where no request leaves the machine."""
+        for name in _KEY_ENV.values():
+            if not environ.get(name):
+                environ[name] = PLACEHOLDER_KEY
+                self._placeholders.append(name)
+
+    def close(self, environ: MutableMapping[str, str]) -> None:
+        """Undo what the run changed in the process."""
+        self._interceptor.uninstall()
+        for name in self._placeholders:
+            if environ.get(name) == PLACEHOLDER_KEY:
+                del environ[name]
+        self._placeholders.clear()
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

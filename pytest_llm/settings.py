@@ -1,0 +1,44 @@
+"""Record modes and the resolved settings of one test, free of pytest."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class RecordMode(enum.Enum):
+    """What happens to a call that the cassette has, or lacks."""
+
+    NONE = "none"
+    ONCE = "once"
+    NEW_EPISODES = "new_episodes"
+    ALL = "all"
+    REWRITE = "rewrite"
+
+    @classmethod
+    def parse(cls, value: str, *, source: str) -> RecordMode:
+        """The mode named by `value`; ValueError naming `source` and the valid modes."""
+        try:
+            return cls(value.strip().lower().replace("-", "_"))
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise ValueError(f"{source}: unknown record mode {value!r}; valid: {valid}") from None
+
+
+class ReplayTiming(enum.Enum):
+    """How fast a replayed stream is delivered."""
+
+    FAST = "fast"
+    RECORDED = "recorded"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the recorder needs to know about one test."""
+
+    cassette_path: Path
+    mode: RecordMode
+    match_on: frozenset[str]
+    record_command: str
+    replay_timing: ReplayTiming = ReplayTiming.FAST

@@ -1,0 +1,395 @@
+"""The one place that touches httpx: LLM calls of httpx and httpx2 clients, recorded or replayed.
+
+Current SDKs send through `httpx2`, older ones through `httpx`; both have the same
+transport interface, so one set of classes is built per module. We hook
+`Client._transport_for_url`, which every request passes, so clients created before
+the test (at import time) and custom transports are covered alike, and a replayed call
+never reaches the real transport: no connection is attempted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from pytest_llm.errors import RecordingRefused
+from pytest_llm.providers import Endpoint, recognize, recognize_path
+from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
+from pytest_llm.recorder import Decision, Recorder
+from pytest_llm.recording import (
+    Exchange,
+    replay_body,
+    replay_events,
+    replay_headers,
+    sdk_version,
+)
+from pytest_llm.settings import ReplayTiming
+
+# Put in the environment when no key is set, so clients can be built in replay;
+# never sent to a provider (see PendingCall.check_can_send).
+PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
+_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class PendingCall:
+    """A recognised LLM call between the decision and its stored answer."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        endpoint: Endpoint,
+        decision: Decision,
+        url: Any,
+        headers: list[tuple[str, str]],
+        body: dict[str, Any],
+    ) -> None:
+        self.recorder = recorder
+        self.endpoint = endpoint
+        self.decision = decision
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.start = time.perf_counter()
+
+    def check_can_send(self) -> None:
+        """Refuse to send our placeholder key to a real provider while recording."""
+        host = str(self.url.host)
+        carries_placeholder = any(
+            name.lower() in _CREDENTIAL_HEADERS and PLACEHOLDER_KEY in value
+            for name, value in self.headers
+        )
+        if carries_placeholder and not _is_loopback(host):
+            env = _KEY_ENV.get(self.endpoint.provider, "the provider's API key variable")
+            raise RecordingRefused(
+                f"pytest-llm: recording a call to {host} needs a real API key, but the client "
+                f"has pytest-llm's replay placeholder.\n  fix: set {env} and run again, or "
+                f"replay only with --llm-record=none"
+            )
+        self.start = time.perf_counter()
+
+    def exchange(self, status: int, headers: list[tuple[str, str]], **answer: Any) -> Exchange:
+        """The scrubbed exchange of this call and its answer."""
+        scrubber = self.recorder.scrubber
+        query = self.url.query
+        query = query.decode() if isinstance(query, bytes) else str(query)
+        secrets = scrubber.secrets_in(self.headers, query)
+        raw_headers = {name.lower(): value for name, value in self.headers}
+        for field in ("body", "events", "text"):
+            if answer.get(field) is not None and field != "text":
+                answer[field] = scrubber.body(answer[field], secrets)
+        if answer.get("text") is not None:
+            answer["text"] = scrubber.text(answer["text"], secrets)
+        return Exchange(
+            endpoint=self.endpoint,
+            key=self.decision.key,
+            path=str(self.url.path),
+            query=scrubber.query(query),
+            request_headers=scrubber.headers(self.headers, secrets),
+            request_body=scrubber.body(self.body, secrets),
+            status=status,
+            response_headers=scrubber.headers(headers, secrets),
+            latency_s=time.perf_counter() - self.start,
+            sdk=sdk_version(raw_headers),
+            **answer,
+        )
+
+    def finish(self, status: int, headers: list[tuple[str, str]], content: bytes) -> dict[str, Any]:
+        """Record a complete non-stream answer."""
+        text = content.decode("utf-8", errors="replace")
+        try:
+            exchange = self.exchange(status, headers, body=json.loads(text) if text else None)
+        except ValueError:
+            if looks_like_sse(text):
+                events = SSEDecoder().feed(content)
+                exchange = self.exchange(status, headers, events=events)
+            else:
+                exchange = self.exchange(status, headers, text=text)
+        return self.recorder.record(exchange)
+
+
+class StreamCapture:
+    """Collects a live stream's events as they pass through, and records them at the end."""
+
+    def __init__(self, call: PendingCall, status: int, headers: list[tuple[str, str]]) -> None:
+        self.call = call
+        self.status = status
+        self.headers = headers
+        self.decoder = SSEDecoder()
+        self.events: list[dict[str, Any]] = []
+        self.ttft_s: float | None = None
+        self.done = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Take one chunk as it arrives."""
+        if self.ttft_s is None and chunk:
+            self.ttft_s = time.perf_counter() - self.call.start
+        self.events += self.decoder.feed(chunk)
+
+    def finish(self) -> None:
+        """The stream ended: record it once."""
+        if self.done:
+            return
+        self.done = True
+        self.events += self.decoder.flush()
+        exchange = self.call.exchange(
+            self.status, self.headers, events=self.events, ttft_s=self.ttft_s
+        )
+        self.call.recorder.record(exchange)
+
+
+class Interceptor:
+    """Routes the LLM calls of the running test to its recorder; the rest pass untouched."""
+
+    def __init__(self) -> None:
+        # Process-wide on purpose: the app may call from threads that share no context
+        # with the test, and pytest runs one test at a time in a process.
+        self.recorder: Recorder | None = None
+        self._restore: list[Callable[[], None]] = []
+
+    def install(self) -> None:
+        """Hook every importable httpx flavour (idempotent)."""
+        if self._restore:
+            return
+        for name in ("httpx2", "httpx"):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            kit = _kit(module, self)
+            for client, transport in (
+                (module.Client, kit.Transport),
+                (module.AsyncClient, kit.AsyncTransport),
+            ):
+                self._hook(client, transport)
+
+    def _hook(self, client: type, transport: type) -> None:
+        original = client.__dict__["_transport_for_url"]
+        interceptor = self
+
+        def _transport_for_url(self: Any, url: Any) -> Any:
+            inner = original(self, url)
+            if interceptor.recorder is None or recognize_path(url.path) is None:
+                return inner
+            return transport(inner, interceptor)
+
+        client._transport_for_url = _transport_for_url  # type: ignore[attr-defined]
+        self._restore.append(lambda: setattr(client, "_transport_for_url", original))
+
+    def uninstall(self) -> None:
+        """Put the clients back as they were."""
+        while self._restore:
+            self._restore.pop()()
+
+    def prepare(self, method: str, url: Any, headers: Any, content: bytes) -> PendingCall | None:
+        """The pending LLM call of a request, None to pass it through; raises ReplayMiss."""
+        recorder = self.recorder
+        if recorder is None:
+            return None
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return None
+        endpoint = recognize(method, str(url.path), body)
+        if endpoint is None:
+            return None
+        decision = recorder.decide(endpoint, body)
+        return PendingCall(recorder, endpoint, decision, url, list(headers.multi_items()), body)
+
+    def delays(self, interaction: dict[str, Any], count: int) -> list[float]:
+        """Pauses before each replayed chunk: none, or the recorded pace."""
+        recorder = self.recorder
+        if recorder is None or recorder.settings.replay_timing is not ReplayTiming.RECORDED:
+            return [0.0] * count
+        latency = float(interaction.get("latency_s") or 0.0)
+        first = float(interaction.get("ttft_s") or latency)
+        rest = max(latency - first, 0.0) / max(count - 1, 1)
+        return [first] + [rest] * (count - 1)
+
+
+def _is_event_stream(headers: Any) -> bool:
+    return "text/event-stream" in headers.get("content-type", "")
+
+
+def _live_headers(headers: Any) -> list[tuple[str, str]]:
+    # Chunks are handed on decoded, so the encoding and length no longer apply.
+    drop = ("content-encoding", "content-length", "transfer-encoding")
+    return [(k, v) for k, v in headers.multi_items() if k.lower() not in drop]
+
+
+def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
+    """Transport and stream classes built on one httpx flavour's base classes."""
+
+    class ReplayStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
+            self.chunks, self.delays = chunks, delays
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk, delay in zip(self.chunks, self.delays, strict=True):
+                if delay:
+                    time.sleep(delay)
+                yield chunk
+
+    class AsyncReplayStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
+            self.chunks, self.delays = chunks, delays
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for chunk, delay in zip(self.chunks, self.delays, strict=True):
+                if delay:
+                    await asyncio.sleep(delay)
+                yield chunk
+
+    class TeeStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
+        """Hands each live chunk on as it arrives, keeping a copy for the cassette."""
+
+        def __init__(self, live: Any, capture: StreamCapture) -> None:
+            self.live, self.capture = live, capture
+            self.chunks = live.iter_bytes()
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.chunks:
+                self.capture.feed(chunk)
+                yield chunk
+            self.capture.finish()
+
+        def close(self) -> None:
+            # A consumer that stops early still gets the whole answer recorded: the
+            # provider sends (and bills) it anyway, and a replay must not end short.
+            try:
+                if not self.capture.done:
+                    for chunk in self.chunks:
+                        self.capture.feed(chunk)
+                    self.capture.finish()
+            except httpx.HTTPError:
+                pass  # a stream that broke got no complete answer: record nothing
+            finally:
+                self.live.close()
+
+    class AsyncTeeStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, live: Any, capture: StreamCapture) -> None:
+            self.live, self.capture = live, capture
+            self.chunks = live.aiter_bytes()
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self.chunks:
+                self.capture.feed(chunk)
+                yield chunk
+            self.capture.finish()
+
+        async def aclose(self) -> None:
+            try:
+                if not self.capture.done:
+                    async for chunk in self.chunks:
+                        self.capture.feed(chunk)
+                    self.capture.finish()
+            except httpx.HTTPError:
+                pass
+            finally:
+                await self.live.aclose()
+
+    def replay(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
+        status = interaction["response"]["status"]
+        headers = replay_headers(interaction)
+        if "events" in interaction["response"]:
+            chunks = replay_events(interaction)
+            stream = stream_type(chunks, interceptor.delays(interaction, len(chunks)))
+            return httpx.Response(status, headers=headers, stream=stream, request=request)
+        return httpx.Response(
+            status, headers=headers, content=replay_body(interaction), request=request
+        )
+
+    def request_content(request: Any) -> bytes:
+        try:
+            return bytes(request.content)
+        except httpx.RequestNotRead:
+            return bytes(request.read())
+
+    class Transport(httpx.BaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, owner: Interceptor) -> None:
+            self.inner = inner
+
+        def handle_request(self, request: Any) -> Any:
+            call = interceptor.prepare(
+                request.method, request.url, request.headers, request_content(request)
+            )
+            if call is None:
+                return self.inner.handle_request(request)
+            if call.decision.interaction is not None:
+                interaction = call.decision.interaction
+                if "events" not in interaction["response"]:
+                    delay = interceptor.delays(interaction, 1)[0]
+                    if delay:
+                        time.sleep(delay)
+                return replay(request, interaction, ReplayStream)
+            call.check_can_send()
+            live = self.inner.handle_request(request)
+            if _is_event_stream(live.headers):
+                capture = StreamCapture(call, live.status_code, list(live.headers.multi_items()))
+                return httpx.Response(
+                    live.status_code,
+                    headers=_live_headers(live.headers),
+                    stream=TeeStream(live, capture),
+                    request=request,
+                    extensions=live.extensions,
+                )
+            try:
+                content = live.read()
+            finally:
+                live.close()
+            interaction = call.finish(live.status_code, list(live.headers.multi_items()), content)
+            return replay(request, interaction, ReplayStream)
+
+    class AsyncTransport(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, owner: Interceptor) -> None:
+            self.inner = inner
+
+        async def handle_async_request(self, request: Any) -> Any:
+            try:
+                content = bytes(request.content)
+            except httpx.RequestNotRead:
+                content = bytes(await request.aread())
+            call = interceptor.prepare(request.method, request.url, request.headers, content)
+            if call is None:
+                return await self.inner.handle_async_request(request)
+            if call.decision.interaction is not None:
+                interaction = call.decision.interaction
+                if "events" not in interaction["response"]:
+                    delay = interceptor.delays(interaction, 1)[0]
+                    if delay:
+                        await asyncio.sleep(delay)
+                return replay(request, interaction, AsyncReplayStream)
+            call.check_can_send()
+            live = await self.inner.handle_async_request(request)
+            if _is_event_stream(live.headers):
+                capture = StreamCapture(call, live.status_code, list(live.headers.multi_items()))
+                return httpx.Response(
+                    live.status_code,
+                    headers=_live_headers(live.headers),
+                    stream=AsyncTeeStream(live, capture),
+                    request=request,
+                    extensions=live.extensions,
+                )
+            try:
+                content = await live.aread()
+            finally:
+                await live.aclose()
+            interaction = call.finish(live.status_code, list(live.headers.multi_items()), content)
+            return replay(request, interaction, AsyncReplayStream)
+
+    return SimpleNamespace(Transport=Transport, AsyncTransport=AsyncTransport)

@@ -1,0 +1,40 @@
+"""Under pytest-xdist, workers send what they used to the controller for the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_llm.session import RunState
+
+
+class XdistHooks:
+    """Registered only when pytest-xdist is installed (its hooks exist only then)."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+    def pytest_sessionfinish(self, session: Any) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is None:
+            return
+        state = self.state
+        workeroutput["pytest_llm"] = {
+            "replayed": state.replayed,
+            "recorded": state.recorded,
+            "written": [str(p) for p in state.written],
+            "used": {str(p): sorted(map(list, ids)) for p, ids in state.used.items()},
+            "known": {str(p): sorted(map(list, ids)) for p, ids in state.known.items()},
+        }
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get("pytest_llm")
+        if not data:
+            return
+        state = self.state
+        state.replayed += data["replayed"]
+        state.recorded += data["recorded"]
+        state.written.update(Path(p) for p in data["written"])
+        for target, source in ((state.used, data["used"]), (state.known, data["known"])):
+            for path, ids in source.items():
+                target.setdefault(Path(path), set()).update((a, b) for a, b in ids)
