@@ -46,8 +46,12 @@ class Cassette:
 
     @property
     def dirty(self) -> bool:
-        """Whether there is anything to write."""
-        return bool(self._added or self._dropped)
+        """Whether there is anything to write.
+
+        Only new recordings count: a rewrite whose calls all failed must not replace
+        the previous cassette with an empty one.
+        """
+        return bool(self._added)
 
     def index(self, match_on: frozenset[str]) -> dict[str, list[int]]:
         """Positions of the interactions of each key, in recorded order."""

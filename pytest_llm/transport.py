@@ -100,7 +100,11 @@ class PendingCall:
             key=self.decision.key,
             path=str(self.url.path),
             query=scrubber.query(query),
-            request_headers=scrubber.headers(self.headers, secrets),
+            request_headers={
+                k: v
+                for k, v in scrubber.headers(self.headers, secrets).items()
+                if k != "content-type"  # always JSON: the body is stored decoded
+            },
             request_body=scrubber.body(self.body, secrets),
             status=status,
             response_headers=scrubber.headers(headers, secrets),

@@ -14,11 +14,13 @@ Usage::
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import itertools
 import json
 import re
+import socket
 import struct
 import threading
 import time
@@ -414,15 +416,13 @@ class FakeProvider:
         self._attempts: dict[str, int] = {}
         self._seq = itertools.count(1)
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
 
     def start(self) -> FakeProvider:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.provider = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        serve = self._server.serve_forever
+        threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -430,6 +430,12 @@ class FakeProvider:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Idle keep-alive connections would otherwise keep being served after stop().
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for conn in connections:
+            with contextlib.suppress(OSError):  # already closed by the client
+                conn.shutdown(socket.SHUT_RDWR)
 
     def reset(self) -> None:
         """Forget recorded requests and flaky-429 attempt counts."""
@@ -545,6 +551,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output clean
+
+    def setup(self) -> None:
+        super().setup()
+        provider = cast(_Server, self.server).provider
+        with provider._lock:
+            provider._connections.add(self.connection)
+
+    def finish(self) -> None:
+        provider = cast(_Server, self.server).provider
+        with provider._lock:
+            provider._connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         self._serve()

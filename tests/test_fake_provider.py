@@ -491,3 +491,13 @@ def test_delay_and_incremental_delivery(srv: FakeProvider) -> None:
     t = time.monotonic()
     oai.chat.completions.create(model="m", messages=USER)
     assert time.monotonic() - t >= 0.04
+
+
+def test_stop_closes_keep_alive_connections() -> None:
+    srv = FakeProvider().start()
+    client = openai.OpenAI(base_url=srv.openai_base_url, api_key="k", max_retries=0)
+    client.chat.completions.create(model="m", messages=USER)
+    srv.stop()
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model="m", messages=USER)
+    assert len(srv.requests) == 1
