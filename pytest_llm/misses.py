@@ -8,6 +8,7 @@ from typing import Any
 
 from pytest_llm.cassette import Cassette
 from pytest_llm.keys import key_fields
+from pytest_llm.paths import display
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.settings import RecordMode, Settings
 
@@ -81,7 +82,7 @@ def miss_message(
 ) -> str:
     """Everything a person needs to understand and fix a replay miss."""
     asked = key_fields(endpoint, body, settings.match_on)
-    lines = [f"pytest-llm: no recording for this call in {cassette.path}"]
+    lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
     fields.append(f"stream={bool(body.get('stream'))}")

@@ -267,7 +267,11 @@ class _Hooks:
         try:
             result = yield
         except (ReplayMiss, RecordingRefused) as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        else:
+            failure = ""
+        if failure:  # raised outside the except block: no chained traceback
+            pytest.fail(failure, pytrace=False)
         # The application may have swallowed the miss (or it happened in a thread
         # whose error nobody collected): the test still fails.
         if run.recorder is not None and run.recorder.misses:

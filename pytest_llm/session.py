@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.paths import display
 from pytest_llm.recorder import Recorder
 from pytest_llm.scrub import Scrubber
 from pytest_llm.settings import RecordMode, ReplayTiming, Settings
@@ -87,7 +88,7 @@ class RunState:
                 + (" (--llm-strict: failing the run)" if self.strict else "")
             )
             for path, count in sorted(unused.items()):
-                lines.append(f"  {count} unused in {_display(path)}")
+                lines.append(f"  {count} unused in {display(path)}")
         return lines
 
     def set_placeholder_keys(self, environ: MutableMapping[str, str]) -> None:
@@ -104,10 +105,3 @@ class RunState:
             if environ.get(name) == PLACEHOLDER_KEY:
                 del environ[name]
         self._placeholders.clear()
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

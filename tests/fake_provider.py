@@ -22,6 +22,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -504,6 +505,11 @@ class FakeProvider:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     provider: FakeProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping its connection is normal (timeouts, stop()); anything else is a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _provider_headers(vendor: str, seq: int) -> dict[str, str]:

@@ -51,7 +51,9 @@ def test_record_then_replay_offline_with_no_key(
     monkeypatch.setenv("RESULTS_FILE", str(replayed))
     result = pytester.runpytest("--llm-block-network")
     result.assert_outcomes(passed=SCENARIO_TESTS)
-    result.stdout.fnmatch_lines(["pytest-llm: 24 call(s) replayed, 0 recorded, 0 cassette(s) written"])
+    result.stdout.fnmatch_lines(
+        ["pytest-llm: 24 call(s) replayed, 0 recorded, 0 cassette(s) written"]
+    )
 
     before, after = _results(recorded), _results(replayed)
     assert sorted(before) == sorted(after)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -62,7 +61,11 @@ def test_openai_chat(llm):
     save("chat", dump(reply))
     check_calls(llm, 1)
     call = llm.calls[0]
-    assert (call.provider, call.endpoint, call.model) == ("openai", "/v1/chat/completions", "gpt-4o-mini")
+    assert (call.provider, call.endpoint, call.model) == (
+        "openai",
+        "/v1/chat/completions",
+        "gpt-4o-mini",
+    )
     assert call.served_model == reply.model != call.model
     assert call.text == reply.choices[0].message.content
     assert call.usage.total_tokens == reply.usage.total_tokens > 0
@@ -136,9 +139,12 @@ def test_openai_async(llm):
 
 def test_anthropic_sync(llm):
     message = an.messages.create(model="claude-haiku-4-5", max_tokens=100, messages=USER)
-    raw = [dump(e) for e in an.messages.create(
-        model="claude-haiku-4-5", max_tokens=100, messages=USER, stream=True
-    )]
+    raw = [
+        dump(e)
+        for e in an.messages.create(
+            model="claude-haiku-4-5", max_tokens=100, messages=USER, stream=True
+        )
+    ]
     with an.messages.stream(
         model="claude-sonnet-4-6", max_tokens=100, messages=USER, system="Be brief"
     ) as stream:
