@@ -108,8 +108,9 @@ class Cassette:
                 if identity(i) in self._added and identity(i) not in disk_ids
             ]
             store.write_atomic(self.path, store.dumps(store.document(merged)))
+        # `existed` keeps its value from the start of the run: record mode `once`
+        # goes on recording into a cassette that this run created.
         self.interactions = merged
-        self.existed = True
         self._added.clear()
         self._dropped.clear()
         self._indexes.clear()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_llm.paths import display
+
 
 class CassetteError(Exception):
     """A cassette that cannot be read or written; the file on disk is left as it was."""
@@ -11,7 +13,8 @@ class CassetteError(Exception):
     def __init__(self, path: Path, problem: str, *, line: int | None = None, fix: str = "") -> None:
         self.path = path
         self.line = line
-        where = f"{path}:{line}" if line is not None else str(path)
+        shown = display(path)
+        where = f"{shown}:{line}" if line is not None else shown
         message = f"cannot use cassette {where}: {problem}"
         if fix:
             message += f"\n  fix: {fix}"

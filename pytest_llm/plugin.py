@@ -316,9 +316,9 @@ _GUARD = pytest.StashKey[contextlib.ExitStack]()
 def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
     """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.cassette_path`."""
     run = request.node.stash.get(_RUN, None)
-    if run is None or run.recorder is None:
-        if run is not None and run.error is not None:
-            pytest.fail(str(run.error), pytrace=False)
+    if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
-    recorder = run.recorder
-    yield LLM(run.settings.cassette_path, recorder.calls, recorder.baseline)
+    if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
+        yield LLM(run.settings.cassette_path, [], [])
+        return
+    yield LLM(run.settings.cassette_path, run.recorder.calls, run.recorder.baseline)

@@ -53,12 +53,14 @@ class Recorder:
         """Whether a call missing from the cassette may go to the provider."""
         return self.live or self.settings.mode is RecordMode.NEW_EPISODES
 
-    def decide(self, endpoint: Endpoint, body: dict[str, Any]) -> Decision:
+    def decide(self, endpoint: Endpoint, body: dict[str, Any], secrets: list[str]) -> Decision:
         """Replay the next recording of this call's key, or say it must go live.
 
-        Raises ReplayMiss when it may not go live.
+        The key is computed on the request as it will be stored (scrubbed), so a
+        recording whose prompt lost a secret or a pattern still matches its call.
+        Raises ReplayMiss when the call may not go live.
         """
-        keyed_body = self.scrubber.body(body, [])
+        keyed_body = self.scrubber.body(body, secrets)
         key = make_key(endpoint, keyed_body, self.settings.match_on)
         with self._lock:
             asked = self._asked[key]

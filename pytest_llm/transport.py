@@ -212,8 +212,11 @@ class Interceptor:
         endpoint = recognize(method, str(url.path), body)
         if endpoint is None:
             return None
-        decision = recorder.decide(endpoint, body)
-        return PendingCall(recorder, endpoint, decision, url, list(headers.multi_items()), body)
+        items = list(headers.multi_items())
+        query = url.query
+        query = query.decode() if isinstance(query, bytes) else str(query)
+        decision = recorder.decide(endpoint, body, recorder.scrubber.secrets_in(items, query))
+        return PendingCall(recorder, endpoint, decision, url, items, body)
 
     def delays(self, interaction: dict[str, Any], count: int) -> list[float]:
         """Pauses before each replayed chunk: none, or the recorded pace."""
