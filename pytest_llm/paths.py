@@ -22,7 +22,7 @@ def safe_name(name: str) -> str:
     return f"{head}-{digest}"
 
 
-def test_cassette(root: Path, nodeid: str) -> Path:
+def cassette_for_test(root: Path, nodeid: str) -> Path:
     """`<root>/<test file without .py>/<Class>.<test>.yaml` for a pytest node id."""
     file_part, _, rest = nodeid.partition("::")
     module = Path(file_part)

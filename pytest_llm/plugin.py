@@ -198,7 +198,7 @@ def _settings(item: pytest.Item, state: RunState) -> Settings:
         if kwargs.get("cassette"):
             path = paths.named_cassette(state.cassette_root, str(kwargs["cassette"]))
         else:
-            path = paths.test_cassette(state.cassette_root, _relative_nodeid(item))
+            path = paths.cassette_for_test(state.cassette_root, _relative_nodeid(item))
     except ValueError as exc:
         raise _usage_error(f"{where}: {exc}" if where not in str(exc) else str(exc)) from None
     return Settings(path, mode, match_on, _record_command(item), state.replay_timing)

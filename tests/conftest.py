@@ -7,9 +7,9 @@ from pathlib import Path
 
 # Imported here so inner pytester runs find them loaded: pytester drops the modules an
 # inner run imports, and importing the SDKs again would cost seconds per run.
-import anthropic  # noqa: F401
-import httpx  # noqa: F401
-import openai  # noqa: F401
+import anthropic
+import httpx
+import openai
 import pytest
 from fake_provider import FakeProvider
 
@@ -18,6 +18,45 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # Planted credentials: tests check that none of them reaches a file.
 OPENAI_KEY = "sk-proj-planted-openai-key-0123456789"
 ANTHROPIC_KEY = "sk-ant-planted-anthropic-key-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _load_lazy_modules() -> None:
+    """Make every kind of call once before any inner pytester run.
+
+    The SDKs and httpcore import modules on first use. pytester removes what an inner
+    run imported, so a module first imported there is imported again later, and its
+    exception classes stop matching the ones other modules hold.
+    """
+    import asyncio
+
+    with FakeProvider() as server:
+        messages = [{"role": "user", "content": "warm up"}]
+        oa = openai.OpenAI(base_url=server.openai_base_url, api_key="k")
+        oa.chat.completions.create(model="m", messages=messages)
+        list(oa.chat.completions.create(model="m", messages=messages, stream=True))
+        oa.responses.create(model="m", input="x")
+        list(oa.responses.create(model="m", input="x", stream=True))
+        oa.embeddings.create(model="m", input="x")
+        an = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="k")
+        an.messages.create(model="m", max_tokens=5, messages=messages)
+        with an.messages.stream(model="m", max_tokens=5, messages=messages) as stream:
+            stream.get_final_message()
+        an.messages.count_tokens(model="m", messages=messages)
+        httpx.post(server.openai_base_url + "/embeddings", json={"model": "m", "input": "x"})
+
+        async def calls() -> None:
+            client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="k")
+            await client.chat.completions.create(model="m", messages=messages)
+            async_an = anthropic.AsyncAnthropic(base_url=server.anthropic_base_url, api_key="k")
+            async with async_an.messages.stream(
+                model="m", max_tokens=5, messages=messages
+            ) as stream:
+                await stream.get_final_message()
+            async with httpx.AsyncClient() as client_x:
+                await client_x.post(server.openai_base_url + "/embeddings", json={"model": "m"})
+
+        asyncio.run(calls())
 
 
 @pytest.fixture

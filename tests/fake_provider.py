@@ -504,6 +504,8 @@ class FakeProvider:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when 50 async calls arrive at once.
+    request_queue_size = 256
     provider: FakeProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:

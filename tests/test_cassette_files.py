@@ -116,7 +116,10 @@ def test_interactions_are_kept_when_the_test_then_fails(
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("version: 1\ninteractions:\n- key: [unclosed\n", "*test_a.yaml:4: not valid cassette YAML*"),
+        (
+            "version: 1\ninteractions:\n- key: [unclosed\n",
+            "*test_a.yaml:4: not valid cassette YAML*",
+        ),
         (
             "version: 1\ninteractions:\n- !!python/object/apply:os.system ['touch pwned']\n",
             "*test_a.yaml:3: not valid cassette YAML (could not determine a constructor*",

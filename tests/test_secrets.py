@@ -53,9 +53,8 @@ def test_planted_secrets_never_reach_a_cassette(
             client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{{"role": "user", "content": prompt}}]
             )
-            an.messages.create(
-                model="claude-haiku-4-5", max_tokens=9, messages=[{{"role": "user", "content": "hi"}}]
-            )
+            hello = [{{"role": "user", "content": "hi"}}]
+            an.messages.create(model="claude-haiku-4-5", max_tokens=9, messages=hello)
             assert len(llm.calls) == 2
         """,
     )
