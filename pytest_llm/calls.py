@@ -7,8 +7,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pytest_llm.prices import PriceTable, default_table
 from pytest_llm.providers import Endpoint, recognize_path
-from pytest_llm.usage import ToolCall, Usage
+from pytest_llm.usage import ToolCall, Usage, as_int
 
 
 @dataclass(eq=False)
@@ -18,6 +19,7 @@ class LLMCall:
     interaction: dict[str, Any] = field(repr=False)
     replayed: bool
     fault: str | None = None
+    prices: PriceTable | None = field(default=None, repr=False)
 
     @cached_property
     def _endpoint(self) -> Endpoint:
@@ -82,10 +84,34 @@ class LLMCall:
         """Token usage the provider reported for this call."""
         return self._endpoint.usage(self.response)
 
-    @property
+    @cached_property
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
+        if self.status >= 400:  # the providers do not bill refused requests
+            return 0.0 if self.price_model is not None else None
+        table = self.prices or default_table()
+        model = self.price_model
+        return (
+            None
+            if model is None
+            else table.cost(model, self.usage, cache_write_tokens=self._cache_writes)
+        )
+
+    @cached_property
+    def price_model(self) -> str | None:
+        """The model id the price is looked up under (the served one first), None if unpriced."""
+        table = self.prices or default_table()
+        for model in (self.served_model, self.model):
+            info = table.lookup(model)
+            if info is not None and info.priced:
+                return model
         return None
+
+    @property
+    def _cache_writes(self) -> int:
+        response = self.response
+        raw = response.get("usage") if isinstance(response, dict) else None
+        return as_int(raw.get("cache_creation_input_tokens")) if isinstance(raw, dict) else 0
 
     @property
     def latency_s(self) -> float:

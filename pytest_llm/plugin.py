@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
-from pytest_llm import paths
+from pytest_llm import paths, report
+from pytest_llm.budget import budget_message, budget_problems, check_limits
 from pytest_llm.calls import LLM
 from pytest_llm.errors import CassetteError, RecordingRefused, ReplayMiss
 from pytest_llm.keys import DEFAULT_MATCH_ON, parse_match_on
+from pytest_llm.prices import PriceFileError, PriceTable, load_table
 from pytest_llm.session import RunState
 from pytest_llm.settings import RecordMode, ReplayTiming, Settings
 
@@ -57,12 +59,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="TIMING",
         help="fast (default) or recorded: reproduce recorded delays when replaying",
     )
+    group.addoption(
+        "--llm-report",
+        dest="llm_report",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="write the run's calls, tokens and costs to PATH (.json); repeatable",
+    )
     parser.addini("llm_record_mode", "default record mode (none, once, new_episodes, all, rewrite)")
     parser.addini("llm_cassette_dir", "root folder of cassettes, relative to rootdir")
     parser.addini("llm_match_on", "request fields that make the key", type="linelist")
     parser.addini("llm_autouse", "every test takes part in pytest-llm", type="bool", default=False)
     parser.addini("llm_scrub_headers", "more headers to remove from cassettes", type="linelist")
     parser.addini("llm_scrub_patterns", "regexes replaced in recorded bodies", type="linelist")
+    parser.addini("llm_prices", "a TOML or YAML file of model prices merged over the packaged ones")
     parser.addini(
         "llm_placeholder_keys",
         "set placeholder API keys in replay when none are set",
@@ -77,6 +88,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "llm(cassette=None, record=None, match_on=None): record and replay this test's "
         "LLM calls; cassette names a shared cassette",
     )
+    config.addinivalue_line(
+        "markers",
+        "llm_budget(max_input_tokens=None, max_output_tokens=None, max_total_tokens=None, "
+        "max_cost_usd=None, max_calls=None): fail the test when its LLM calls exceed these",
+    )
+    reports = _reports(config)
     state = RunState(
         mode=_record_mode(config),
         cassette_root=_cassette_root(config),
@@ -85,8 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
         scrub_headers=config.getini("llm_scrub_headers"),
         scrub_patterns=_patterns(config),
         strict=config.getoption("llm_strict"),
+        prices=_prices(config),
     )
     config.stash[_STATE] = state
+    config.stash[_REPORTS] = reports
     config.pluginmanager.register(_Hooks(config, state), "pytest-llm-hooks")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm import xdist_support
@@ -103,6 +122,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 _STATE = pytest.StashKey[RunState]()
+_REPORTS = pytest.StashKey[list[Path]]()
 _RUN = pytest.StashKey["_TestRun"]()
 
 
@@ -129,6 +149,41 @@ def _replay_timing(config: pytest.Config) -> ReplayTiming:
         raise _usage_error(
             f"--llm-replay-timing: unknown value {value!r}; valid: {valid}"
         ) from None
+
+
+def _reports(config: pytest.Config) -> list[Path]:
+    paths_ = []
+    for value in config.getoption("llm_report"):
+        path = Path(value)
+        if path.suffix.lower() not in report.REPORT_FORMATS:
+            valid = ", ".join(report.REPORT_FORMATS)
+            raise _usage_error(
+                f"--llm-report={value}: unknown report format {path.suffix or '(no suffix)'!r}; "
+                f"valid suffixes: {valid}"
+            )
+        paths_.append(config.invocation_params.dir / path)
+    return paths_
+
+
+def _prices(config: pytest.Config) -> PriceTable:
+    value = config.getini("llm_prices")
+    try:
+        return load_table(config.rootpath / str(value) if value else None)
+    except PriceFileError as exc:
+        raise _usage_error(f"ini llm_prices: {exc}") from None
+
+
+def _budget(item: pytest.Item) -> dict[str, float | int] | None:
+    marker = item.get_closest_marker("llm_budget")
+    if marker is None:
+        return None
+    where = f"@pytest.mark.llm_budget on {item.nodeid}"
+    if marker.args:
+        raise _usage_error(f"{where}: limits are keywords, e.g. llm_budget(max_total_tokens=500)")
+    try:
+        return check_limits(marker.kwargs, source=where)
+    except ValueError as exc:
+        raise _usage_error(str(exc)) from None
 
 
 def _cassette_root(config: pytest.Config) -> Path:
@@ -162,6 +217,8 @@ def _patterns(config: pytest.Config) -> list[str]:
 
 def _takes_part(item: pytest.Item) -> bool:
     if item.get_closest_marker("llm") is not None:
+        return True
+    if item.get_closest_marker("llm_budget") is not None:
         return True
     if "llm" in getattr(item, "fixturenames", ()):
         return True
@@ -214,6 +271,7 @@ class _TestRun:
     """What the plugin keeps on a test item between setup and teardown."""
 
     settings: Settings
+    budget: dict[str, float | int] | None = None
     recorder: Any = None
     error: CassetteError | None = None
     passed: bool = False
@@ -238,7 +296,7 @@ class _Hooks:
         # error reported before anything runs, like a bad option.
         for item in items:
             if _takes_part(item):
-                item.stash[_RUN] = _TestRun(_settings(item, self.state))
+                item.stash[_RUN] = _TestRun(_settings(item, self.state), _budget(item))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -276,6 +334,11 @@ class _Hooks:
         # whose error nobody collected): the test still fails.
         if run.recorder is not None and run.recorder.misses:
             pytest.fail("\n\n".join(run.recorder.misses), pytrace=False)
+        if run.budget is not None and run.recorder is not None:
+            problems = budget_problems(run.recorder.calls, run.budget)
+            if problems:
+                message = budget_message(run.recorder.calls, problems, where="@llm_budget")
+                pytest.fail(message, pytrace=False)
         return result
 
     @pytest.hookimpl(wrapper=True)
@@ -298,13 +361,22 @@ class _Hooks:
                 guard.close()
             run = item.stash.get(_RUN, None)
             if run is not None and run.recorder is not None:
-                self.state.finish(run.recorder, passed=run.passed)
+                self.state.finish(run.recorder, passed=run.passed, nodeid=item.nodeid)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for line in self.state.summary_lines():
+        lines = self.state.summary_lines(verbose=self.config.getoption("verbose") > 0)
+        if not lines:
+            return
+        terminalreporter.write_sep("-", "pytest-llm")
+        for line in lines:
             terminalreporter.write_line(line)
+        for path in self.config.stash.get(_REPORTS, []):
+            terminalreporter.write_line(f"report written: {path}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not hasattr(self.config, "workerinput"):  # the controller writes, once
+            for path in self.config.stash.get(_REPORTS, []):
+                report.write(path, self.state.tests)
         if self.state.strict and self.state.unused() and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

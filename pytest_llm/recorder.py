@@ -12,6 +12,7 @@ from pytest_llm.cassette import Cassette, Identity, identity
 from pytest_llm.errors import ReplayMiss
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.misses import miss_message
+from pytest_llm.prices import PriceTable
 from pytest_llm.providers import Endpoint
 from pytest_llm.recording import Exchange, to_interaction
 from pytest_llm.scrub import Scrubber
@@ -29,8 +30,15 @@ class Decision:
 class Recorder:
     """Answers one test's calls from its cassette and records what the mode allows."""
 
-    def __init__(self, cassette: Cassette, settings: Settings, scrubber: Scrubber) -> None:
+    def __init__(
+        self,
+        cassette: Cassette,
+        settings: Settings,
+        scrubber: Scrubber,
+        prices: PriceTable | None = None,
+    ) -> None:
         self.cassette = cassette
+        self.prices = prices
         self.settings = settings
         self.scrubber = scrubber
         self.calls: list[LLMCall] = []
@@ -46,7 +54,7 @@ class Recorder:
         self.live = mode in (RecordMode.ALL, RecordMode.REWRITE) or (
             mode is RecordMode.ONCE and not cassette.existed
         )
-        self.baseline = [LLMCall(i, replayed=True) for i in cassette.baseline]
+        self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in cassette.baseline]
 
     @property
     def can_record(self) -> bool:
@@ -71,7 +79,7 @@ class Recorder:
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
-                self.calls.append(LLMCall(interaction, replayed=True))
+                self.calls.append(LLMCall(interaction, replayed=True, prices=self.prices))
                 return Decision(key, interaction)
             if self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
@@ -95,6 +103,6 @@ class Recorder:
                 self.cassette.drop_key(exchange.key, self.settings.match_on)
             self.cassette.append(interaction)
             self.used.add(identity(interaction))
-            self.calls.append(LLMCall(interaction, replayed=False))
+            self.calls.append(LLMCall(interaction, replayed=False, prices=self.prices))
             self.recorded += 1
         return interaction

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from pytest_llm import report
 from pytest_llm.cassette import Cassette, Identity, identity
 from pytest_llm.paths import display
+from pytest_llm.prices import PriceTable, default_table
 from pytest_llm.recorder import Recorder
 from pytest_llm.scrub import Scrubber
 from pytest_llm.settings import RecordMode, ReplayTiming, Settings
@@ -32,6 +35,9 @@ class RunState:
     replayed: int = 0
     recorded: int = 0
     written: set[Path] = field(default_factory=set)
+    prices: PriceTable = field(default_factory=default_table)
+    # one JSON-ready record per test that made calls (see report.test_record)
+    tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
     _placeholders: list[str] = field(default_factory=list)
 
@@ -44,14 +50,16 @@ class RunState:
         if cassette is None:
             cassette = Cassette.load(settings.cassette_path)
             self.cassettes[settings.cassette_path] = cassette
-        recorder = Recorder(cassette, settings, self.scrubber)
+        recorder = Recorder(cassette, settings, self.scrubber, self.prices)
         self._interceptor.install()
         self._interceptor.recorder = recorder
         return recorder
 
-    def finish(self, recorder: Recorder, *, passed: bool) -> None:
+    def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
         self._interceptor.recorder = None
+        if recorder.calls:
+            self.tests.append(report.test_record(nodeid, recorder.calls))
         cassette = recorder.cassette
         path = cassette.path
         self.replayed += sum(1 for call in recorder.calls if call.replayed)
@@ -72,19 +80,20 @@ class RunState:
                 result[path] = count
         return result
 
-    def summary_lines(self) -> list[str]:
-        """The terminal summary of the run's LLM traffic."""
-        if not (self.replayed or self.recorded or self.known):
+    def summary_lines(self, *, verbose: bool = False) -> list[str]:
+        """The terminal summary of the run's LLM traffic; empty when no test took part."""
+        if not (self.replayed or self.recorded or self.known or self.tests):
             return []
-        lines = [
-            f"pytest-llm: {self.replayed} call(s) replayed, {self.recorded} recorded, "
+        lines = report.summary_table(self.tests, verbose=verbose)
+        lines.append(
+            f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"
-        ]
+        )
         unused = self.unused()
         if unused:
             total = sum(unused.values())
             lines.append(
-                f"pytest-llm: {total} recorded interaction(s) were not used by any passing test"
+                f"{total} recorded interaction(s) were not used by any passing test"
                 + (" (--llm-strict: failing the run)" if self.strict else "")
             )
             for path, count in sorted(unused.items()):

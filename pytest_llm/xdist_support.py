@@ -23,6 +23,7 @@ class XdistHooks:
             "replayed": state.replayed,
             "recorded": state.recorded,
             "written": [str(p) for p in state.written],
+            "tests": state.tests,
             "used": {str(p): sorted(map(list, ids)) for p, ids in state.used.items()},
             "known": {str(p): sorted(map(list, ids)) for p, ids in state.known.items()},
         }
@@ -35,6 +36,7 @@ class XdistHooks:
         state.replayed += data["replayed"]
         state.recorded += data["recorded"]
         state.written.update(Path(p) for p in data["written"])
+        state.tests.extend(data.get("tests", []))
         for target, source in ((state.used, data["used"]), (state.known, data["known"])):
             for path, ids in source.items():
                 target.setdefault(Path(path), set()).update((a, b) for a, b in ids)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import inner_file
 from fake_provider import FakeProvider
+from kit import inner_file
 
 
 def test_cassette_paths_follow_the_test_names(
@@ -159,7 +159,7 @@ def test_unused_interactions_are_reported_and_strict_fails_the_run(
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "pytest-llm: 1 recorded interaction(s) were not used by any passing test",
+            "1 recorded interaction(s) were not used by any passing test",
             "  1 unused in *test_a.yaml",
         ]
     )

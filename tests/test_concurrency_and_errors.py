@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import inner_file
 from fake_provider import FakeProvider
+from kit import inner_file
 
 SHARED = """
 @pytest.mark.parametrize("n", range(6))
@@ -31,7 +31,7 @@ def test_parallel_recording_loses_nothing(
     inner_env.stop()
     result = pytester.runpytest_subprocess(workers)
     result.assert_outcomes(passed=10)
-    result.stdout.fnmatch_lines(["pytest-llm: 10 call(s) replayed, 0 recorded, 0 cassette(s)*"])
+    result.stdout.fnmatch_lines(["10 call(s) replayed, 0 recorded, 0 cassette(s)*"])
 
 
 def test_threads_and_gather_get_their_own_answers(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import inner_file
 from fake_provider import FakeProvider
+from kit import inner_file
 
 ROLL = "def test_a(llm):\n    for _ in range({times}):\n        ask('roll', temperature=1)\n"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import inner_file, without_keys
 from fake_provider import FakeProvider
+from kit import inner_file, without_keys
 
 ONE_CALL = """
 def test_a(llm):

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ANTHROPIC_KEY, OPENAI_KEY, all_text, with_keys, without_keys
 from fake_provider import FakeProvider
+from kit import ANTHROPIC_KEY, OPENAI_KEY, all_text, with_keys, without_keys
 
 SCENARIO = Path(__file__).parent / "scenarios" / "sdk_calls.py"
 SCENARIO_TESTS = 8
@@ -51,9 +51,7 @@ def test_record_then_replay_offline_with_no_key(
     monkeypatch.setenv("RESULTS_FILE", str(replayed))
     result = pytester.runpytest("--llm-block-network")
     result.assert_outcomes(passed=SCENARIO_TESTS)
-    result.stdout.fnmatch_lines(
-        ["pytest-llm: 24 call(s) replayed, 0 recorded, 0 cassette(s) written"]
-    )
+    result.stdout.fnmatch_lines(["24 call(s) replayed, 0 recorded, 0 cassette(s) written"])
 
     before, after = _results(recorded), _results(replayed)
     assert sorted(before) == sorted(after)

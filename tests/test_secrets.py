@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ANTHROPIC_KEY, OPENAI_KEY, all_text, inner_file
 from fake_provider import FakeProvider
+from kit import ANTHROPIC_KEY, OPENAI_KEY, all_text, inner_file
 
 PLANTED = {
     "openai key (Authorization: Bearer)": OPENAI_KEY,

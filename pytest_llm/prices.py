@@ -1,0 +1,236 @@
+"""Dated context windows and prices per model, and what a call cost.
+
+The packaged table lives in `data/models.toml`; a user file (ini `llm_prices`, TOML or YAML of
+the same shape) is merged over it field by field. A model found in neither has no price: its
+cost is None, never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import tomllib
+from dataclasses import dataclass, fields, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_llm.usage import Usage
+
+_PER_TOKEN = 1_000_000
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+class PriceFileError(ValueError):
+    """A price file that cannot be read; the message names the file, the line and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What pytest-llm knows of one model; prices are USD per 1M tokens, None when unknown."""
+
+    name: str
+    provider: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    input: float | None = None
+    cached_input: float | None = None
+    cache_write: float | None = None
+    output: float | None = None
+    checked: str | None = None
+    source: str | None = None
+
+    @property
+    def priced(self) -> bool:
+        """Whether a call to this model can be costed."""
+        return self.input is not None and self.output is not None
+
+    def cost(self, usage: Usage, *, cache_write_tokens: int = 0) -> float | None:
+        """USD for a call with this usage; cached and cache-write tokens at their own rates."""
+        if self.input is None or self.output is None:
+            return None
+        cached = min(usage.cached_tokens, usage.input_tokens)
+        written = min(cache_write_tokens, usage.input_tokens - cached)
+        plain = usage.input_tokens - cached - written
+        dollars = (
+            plain * self.input
+            + cached * (self.input if self.cached_input is None else self.cached_input)
+            + written * (self.input if self.cache_write is None else self.cache_write)
+            + usage.output_tokens * self.output
+        )
+        return dollars / _PER_TOKEN
+
+
+_FIELDS = {f.name: f.type for f in fields(ModelInfo) if f.name != "name"}
+_NUMBERS = ("input", "cached_input", "cache_write", "output")
+_COUNTS = ("context_window", "max_output_tokens")
+
+
+def candidates(model: str) -> list[str]:
+    """The names under which a model id may be listed, most specific first.
+
+    `ft:gpt-4o-mini:org::id` is billed as its base model, `openai/gpt-4o` (OpenRouter style)
+    as `gpt-4o`, dated snapshots and `-latest` aliases as their family.
+    """
+    names = [model]
+    name = model
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+        names.append(name)
+    if "/" in name:
+        name = name.rsplit("/", 1)[1]
+        names.append(name)
+    for suffix in (_DATE_SUFFIX, re.compile(r"-latest$")):
+        stripped = suffix.sub("", name)
+        if stripped != name:
+            name = stripped
+            names.append(name)
+    return names
+
+
+class PriceTable:
+    """Models by name, with the lookup rules of `candidates`."""
+
+    def __init__(self, models: dict[str, ModelInfo]) -> None:
+        self.models = models
+
+    def lookup(self, model: str | None) -> ModelInfo | None:
+        """The row for a model id, or None when the model is unknown."""
+        if not model:
+            return None
+        for name in candidates(model):
+            info = self.models.get(name)
+            if info is not None:
+                return info
+        return None
+
+    def cost(self, model: str | None, usage: Usage, *, cache_write_tokens: int = 0) -> float | None:
+        """USD for a call, or None when the model has no known price."""
+        info = self.lookup(model)
+        return None if info is None else info.cost(usage, cache_write_tokens=cache_write_tokens)
+
+    def merged(self, other: dict[str, dict[str, Any]]) -> PriceTable:
+        """A new table with `other`'s rows merged over these, field by field."""
+        models = dict(self.models)
+        for name, row in other.items():
+            base = models.get(name, ModelInfo(name))
+            models[name] = replace(base, **row)
+        return PriceTable(models)
+
+
+def _rows(document: Any, origin: str, line_of: Any = None) -> dict[str, dict[str, Any]]:
+    def fail(problem: str, where: str | None = None) -> PriceFileError:
+        line = line_of(where) if (line_of and where) else None
+        at = f", line {line}" if line else ""
+        return PriceFileError(
+            f"{origin}{at}: {problem}. Expected a 'models' table of "
+            '[models."<model id>"] rows with fields '
+            + ", ".join(_FIELDS)
+            + " (prices in USD per 1M tokens)."
+        )
+
+    if not isinstance(document, dict) or not isinstance(document.get("models"), dict):
+        raise fail("no 'models' table")
+    sources = document.get("sources") or {}
+    rows: dict[str, dict[str, Any]] = {}
+    for name, row in document["models"].items():
+        if not isinstance(row, dict):
+            raise fail(f"model {name!r} is not a table of fields", str(name))
+        unknown = sorted(set(row) - set(_FIELDS))
+        if unknown:
+            raise fail(f"model {name!r} has unknown field(s) {', '.join(unknown)}", str(name))
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if key in _NUMBERS:
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+                if not ok:
+                    raise fail(f"{name}.{key} must be a number >= 0, not {value!r}", str(name))
+                clean[key] = float(value)
+            elif key in _COUNTS:
+                if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                    raise fail(f"{name}.{key} must be a whole number > 0, not {value!r}", str(name))
+                clean[key] = value
+            elif isinstance(value, datetime.date):
+                clean[key] = value.isoformat()
+            else:
+                clean[key] = str(value)
+        provider = clean.get("provider")
+        if "source" not in clean and isinstance(sources, dict) and provider in sources:
+            clean["source"] = str(sources[provider])
+        rows[str(name)] = clean
+    return rows
+
+
+def parse(text: str, origin: str) -> dict[str, dict[str, Any]]:
+    """Rows of a price file's text, TOML or (when `origin` ends in .yaml/.yml) YAML."""
+    if origin.endswith((".yaml", ".yml")):
+        import yaml
+
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f", line {mark.line + 1}" if mark is not None else ""
+            raise PriceFileError(
+                f"{origin}{at}: not valid YAML ({getattr(exc, 'problem', exc)}). "
+                "Fix the file or remove it from the ini key llm_prices."
+            ) from None
+        lines = _yaml_model_lines(node)
+        return _rows(document, origin, lines.get)
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PriceFileError(
+            f"{origin}: not valid TOML ({exc}). Fix the file or remove it from the ini key "
+            "llm_prices."
+        ) from None
+    lines = {m.group(1): text.count("\n", 0, m.start()) + 1 for m in _TOML_ROW.finditer(text)}
+    return _rows(document, origin, lines.get)
+
+
+_TOML_ROW = re.compile(r'^\[models\."?([^"\]]+)"?\]', re.MULTILINE)
+
+
+def _yaml_model_lines(node: Any) -> dict[str, int]:
+    import yaml
+
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == "models" and isinstance(value, yaml.MappingNode):
+                for name, _ in value.value:
+                    lines[str(name.value)] = name.start_mark.line + 1
+    return lines
+
+
+@cache
+def default_table() -> PriceTable:
+    """The packaged table (read once per process)."""
+    text = resources.files("pytest_llm").joinpath("data/models.toml").read_text(encoding="utf-8")
+    return PriceTable({}).merged(parse(text, "pytest_llm/data/models.toml"))
+
+
+def load_table(path: Path | None) -> PriceTable:
+    """The packaged table, with the user's price file merged over it when one is named."""
+    if path is None:
+        return default_table()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PriceFileError(
+            f"{path}: cannot read the price file ({exc.strerror}). "
+            "Check the path given to the ini key llm_prices (relative to rootdir)."
+        ) from None
+    return default_table().merged(parse(text, str(path)))
+
+
+def model_info(model: str) -> ModelInfo | None:
+    """The packaged row for a model id (context window, max output, prices), or None."""
+    return default_table().lookup(model)
+
+
+def cost_usd(model: str, usage: Usage) -> float | None:
+    """What a call with this usage cost at packaged prices; None for an unknown model."""
+    return default_table().cost(model, usage)

@@ -1,0 +1,160 @@
+"""The run's figures per test and per call: the terminal summary table and the JSON report.
+
+Records are plain JSON-ready dicts so pytest-xdist workers can send them to the controller.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pytest_llm.budget import usd
+from pytest_llm.calls import LLMCall
+from pytest_llm.store import write_atomic
+
+REPORT_VERSION = 1
+REPORT_FORMATS = (".json",)
+_NAME_WIDTH = 36
+_DEFAULT_ROWS = 20
+
+
+def _usage(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    total: Counter[str] = Counter(
+        {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
+    )
+    for record in records:
+        total.update(record["usage"])
+    return dict(total)
+
+
+def _cost(records: Iterable[dict[str, Any]]) -> float | None:
+    priced = [r["cost_usd"] for r in records if r["cost_usd"] is not None]
+    return sum(priced) if priced else None
+
+
+def call_record(call: LLMCall) -> dict[str, Any]:
+    """One call as the report shows it."""
+    return {
+        "provider": call.provider,
+        "endpoint": call.endpoint,
+        "model": call.model,
+        "served_model": call.served_model,
+        "status": call.status,
+        "usage": call.usage.as_dict(),
+        "cost_usd": call.cost_usd,
+        "replayed": call.replayed,
+        "fault": call.fault,
+        "text": call.text,
+        "drift": None,
+    }
+
+
+def test_record(nodeid: str, calls: Iterable[LLMCall]) -> dict[str, Any]:
+    """One test and its calls."""
+    records = [call_record(call) for call in calls]
+    return {
+        "nodeid": nodeid,
+        "usage": _usage(records),
+        "cost_usd": _cost(records),
+        "calls": records,
+    }
+
+
+def unknown_prices(tests: list[dict[str, Any]]) -> Counter[str]:
+    """Models answered with success but absent from the price table, with their call counts."""
+    return Counter(
+        call["model"] or "(no model)"
+        for test in tests
+        for call in test["calls"]
+        if call["cost_usd"] is None and call.get("status", 200) < 400
+    )
+
+
+def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over the run."""
+    calls = [call for test in tests for call in test["calls"]]
+    replayed = sum(1 for call in calls if call["replayed"])
+    return {
+        "tests": len(tests),
+        "calls": len(calls),
+        "replayed": replayed,
+        "recorded": len(calls) - replayed,
+        "usage": _usage(calls),
+        "cost_usd": _cost(calls),
+        "unknown_price_models": dict(sorted(unknown_prices(tests).items())),
+    }
+
+
+def document(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON report."""
+    ordered = sorted(tests, key=lambda t: t["nodeid"])
+    return {"version": REPORT_VERSION, "totals": totals(ordered), "tests": ordered}
+
+
+def write(path: Path, tests: list[dict[str, Any]]) -> None:
+    """Write the report in the format its suffix names."""
+    write_atomic(path, json.dumps(document(tests), indent=2, ensure_ascii=False) + "\n")
+
+
+def _shorten(name: str, width: int) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+def _line(
+    name: str, replayed: Any, recorded: Any, tokens_in: Any, tokens_out: Any, cost: str
+) -> str:
+    return (
+        f"{_shorten(name, _NAME_WIDTH):<{_NAME_WIDTH}} {replayed:>5} {recorded:>4} "
+        f"{tokens_in:>10} {tokens_out:>9} {cost:>10}"
+    )
+
+
+def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list[str]:
+    """Per test and in total: calls replayed and recorded, tokens, live cost (80 columns)."""
+    with_calls = [t for t in tests if t["calls"]]
+    if not with_calls:
+        return []
+    shown = sorted(with_calls, key=lambda t: t["nodeid"])
+    hidden = 0
+    if not verbose and len(shown) > _DEFAULT_ROWS:
+        # Show where the tokens go: the most expensive tests first.
+        shown = sorted(
+            shown, key=lambda t: (-(t["cost_usd"] or 0.0), -t["usage"]["total_tokens"], t["nodeid"])
+        )
+        hidden = len(shown) - _DEFAULT_ROWS
+        shown = shown[:_DEFAULT_ROWS]
+    lines = [_line("test", "repl", "rec", "tokens in", "out", "cost live")]
+    for test in shown:
+        replayed = sum(1 for c in test["calls"] if c["replayed"])
+        lines.append(
+            _line(
+                test["nodeid"],
+                replayed,
+                len(test["calls"]) - replayed,
+                f"{test['usage']['input_tokens']:,}",
+                f"{test['usage']['output_tokens']:,}",
+                usd(test["cost_usd"]),
+            )
+        )
+    if hidden:
+        lines.append(f"… {hidden} more test(s) with calls: -v lists all, --llm-report=PATH.json")
+    total = totals(with_calls)
+    lines.append(
+        _line(
+            f"total ({total['tests']} tests)",
+            total["replayed"],
+            total["recorded"],
+            f"{total['usage']['input_tokens']:,}",
+            f"{total['usage']['output_tokens']:,}",
+            usd(total["cost_usd"]),
+        )
+    )
+    unknown = total["unknown_price_models"]
+    if unknown:
+        names = ", ".join(f"{model} ({count})" for model, count in unknown.items())
+        lines.append(f"no known price, left out of the cost: {names}")
+        lines.append("  add them to a price file named by the ini key llm_prices")
+    return lines

@@ -1,0 +1,60 @@
+"""Helpers for the tests: planted keys, the inner-test prelude, the corpus path.
+
+They live here, not in conftest.py, because `examples/` has a conftest.py of its own and a
+whole-repository run may import that one under the name `conftest`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+# Planted credentials: tests check that none of them reaches a file.
+OPENAI_KEY = "sk-proj-planted-openai-key-0123456789"
+ANTHROPIC_KEY = "sk-ant-planted-anthropic-key-0123456789"
+
+
+# The start of most inner test files: clients built at import time, and a one-line call.
+INNER = """
+import os
+import anthropic
+import openai
+import pytest
+
+oa = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"])
+an = anthropic.Anthropic(base_url=os.environ["FAKE_ANTHROPIC_BASE_URL"])
+
+
+def ask(prompt, model="gpt-4o-mini", **kwargs):
+    messages = [{"role": "user", "content": prompt}]
+    reply = oa.chat.completions.create(model=model, messages=messages, **kwargs)
+    return reply.choices[0].message.content
+"""
+
+
+def inner_file(pytester: pytest.Pytester, body: str, name: str = "test_app") -> Path:
+    """Write an inner test module: the INNER prelude, then `body`."""
+    import textwrap
+
+    path: Path = pytester.makepyfile(**{name: INNER + textwrap.dedent(body)})
+    return path
+
+
+def with_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording needs keys: plant recognisable ones."""
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", ANTHROPIC_KEY)
+
+
+def without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay must work with no key at all."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+
+
+def all_text(root: Path) -> str:
+    """Every file under `root`, concatenated, for secret greps."""
+    return "\n".join(p.read_text(errors="replace") for p in sorted(root.rglob("*")) if p.is_file())
