@@ -1,8 +1,17 @@
 """pytest-llm: record and replay OpenAI and Anthropic SDK calls in pytest."""
 
 from pytest_llm._version import __version__
+from pytest_llm.budget import assert_token_budget
 from pytest_llm.calls import LLM, LLMCall
 from pytest_llm.errors import CassetteError
 from pytest_llm.usage import ToolCall, Usage
 
-__all__ = ["LLM", "CassetteError", "LLMCall", "ToolCall", "Usage", "__version__"]
+__all__ = [
+    "LLM",
+    "CassetteError",
+    "LLMCall",
+    "ToolCall",
+    "Usage",
+    "__version__",
+    "assert_token_budget",
+]

@@ -41,6 +41,8 @@ def usd(value: float | None) -> str:
         return "unknown"
     if value >= 1:
         return f"${value:,.2f}"
+    if 0 < value < 0.0000005:
+        return "<$0.000001"
     text = f"{value:.6f}".rstrip("0")
     return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
 
