@@ -87,7 +87,7 @@ class LLMCall:
     @cached_property
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
-        if self.status >= 400:  # the providers do not bill refused requests
+        if self.status >= 400 or self.status == 0:  # refused or unanswered: not billed
             return 0.0 if self.price_model is not None else None
         table = self.prices or default_table()
         model = self.price_model

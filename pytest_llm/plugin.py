@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 from collections.abc import Generator, Iterator
@@ -16,6 +17,7 @@ from pytest_llm import paths, report
 from pytest_llm.budget import budget_message, budget_problems, check_limits
 from pytest_llm.calls import LLM
 from pytest_llm.errors import CassetteError, RecordingRefused, ReplayMiss
+from pytest_llm.faults import FAULTS, FaultPlan, FaultRule, parse_rule
 from pytest_llm.keys import DEFAULT_MATCH_ON, parse_match_on
 from pytest_llm.prices import PriceFileError, PriceTable, load_table
 from pytest_llm.session import RunState
@@ -92,6 +94,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "llm_budget(max_input_tokens=None, max_output_tokens=None, max_total_tokens=None, "
         "max_cost_usd=None, max_calls=None): fail the test when its LLM calls exceed these",
+    )
+    config.addinivalue_line(
+        "markers",
+        "llm_faults(*faults, times=None, model=None, provider=None, at=None): make matching "
+        f"LLM calls fail before cassette or provider; faults: {', '.join(FAULTS)}",
     )
     reports = _reports(config)
     state = RunState(
@@ -186,6 +193,20 @@ def _budget(item: pytest.Item) -> dict[str, float | int] | None:
         raise _usage_error(str(exc)) from None
 
 
+def _faults(item: pytest.Item) -> list[FaultRule]:
+    rules = []
+    for marker in item.iter_markers("llm_faults"):  # closest first
+        try:
+            rules.append(
+                parse_rule(
+                    marker.args, marker.kwargs, source=f"@pytest.mark.llm_faults on {item.nodeid}"
+                )
+            )
+        except ValueError as exc:
+            raise _usage_error(str(exc)) from None
+    return rules
+
+
 def _cassette_root(config: pytest.Config) -> Path:
     value = config.getoption("llm_cassette_dir") or config.getini("llm_cassette_dir") or "cassettes"
     return (config.rootpath / str(value)).resolve()
@@ -219,6 +240,8 @@ def _takes_part(item: pytest.Item) -> bool:
     if item.get_closest_marker("llm") is not None:
         return True
     if item.get_closest_marker("llm_budget") is not None:
+        return True
+    if item.get_closest_marker("llm_faults") is not None:
         return True
     if "llm" in getattr(item, "fixturenames", ()):
         return True
@@ -272,6 +295,7 @@ class _TestRun:
 
     settings: Settings
     budget: dict[str, float | int] | None = None
+    faults: list[FaultRule] | None = None
     recorder: Any = None
     error: CassetteError | None = None
     passed: bool = False
@@ -296,7 +320,8 @@ class _Hooks:
         # error reported before anything runs, like a bad option.
         for item in items:
             if _takes_part(item):
-                item.stash[_RUN] = _TestRun(_settings(item, self.state), _budget(item))
+                run = _TestRun(_settings(item, self.state), _budget(item), _faults(item))
+                item.stash[_RUN] = run
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -304,7 +329,10 @@ class _Hooks:
         if run is None:
             return (yield)
         try:
-            run.recorder = self.state.start(run.settings)
+            plan = None
+            if run.faults:  # fresh counters for each run of the test
+                plan = FaultPlan([dataclasses.replace(rule, served=0) for rule in run.faults])
+            run.recorder = self.state.start(run.settings, plan)
         except CassetteError as exc:
             run.error = exc
         if self.config.getoption("llm_block_network"):

@@ -10,6 +10,7 @@ from typing import Any
 from pytest_llm.calls import LLMCall
 from pytest_llm.cassette import Cassette, Identity, identity
 from pytest_llm.errors import ReplayMiss
+from pytest_llm.faults import FaultPlan
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.misses import miss_message
 from pytest_llm.prices import PriceTable
@@ -36,9 +37,13 @@ class Recorder:
         settings: Settings,
         scrubber: Scrubber,
         prices: PriceTable | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.cassette = cassette
         self.prices = prices
+        self.faults = faults
+        # Live answers of cut streams, kept for the retry of the same call (see decide).
+        self._cut: dict[str, list[dict[str, Any]]] = {}
         self.settings = settings
         self.scrubber = scrubber
         self.calls: list[LLMCall] = []
@@ -61,25 +66,49 @@ class Recorder:
         """Whether a call missing from the cassette may go to the provider."""
         return self.live or self.settings.mode is RecordMode.NEW_EPISODES
 
-    def decide(self, endpoint: Endpoint, body: dict[str, Any], secrets: list[str]) -> Decision:
+    def take_fault(self, endpoint: Endpoint, body: dict[str, Any]) -> str | None:
+        """The fault planned for this attempt, if any (every attempt counts, retries too)."""
+        if self.faults is None:
+            return None
+        return self.faults.take(endpoint.provider, str(body.get("model", "")))
+
+    def add_fault(self, interaction: dict[str, Any]) -> None:
+        """Show an attempt that a fault answered in the test's calls; it is never stored."""
+        with self._lock:
+            fault = str(interaction["fault"])
+            self.calls.append(LLMCall(interaction, replayed=False, fault=fault, prices=self.prices))
+
+    def decide(
+        self, endpoint: Endpoint, body: dict[str, Any], secrets: list[str], *, cut: bool = False
+    ) -> Decision:
         """Replay the next recording of this call's key, or say it must go live.
 
         The key is computed on the request as it will be stored (scrubbed), so a
         recording whose prompt lost a secret or a pattern still matches its call.
+        A call whose stream will be cut (`cut`) looks at the next recording without
+        using it up: the application's retry is answered by the same recording.
         Raises ReplayMiss when the call may not go live.
         """
         keyed_body = self.scrubber.body(body, secrets)
         key = make_key(endpoint, keyed_body, self.settings.match_on)
         with self._lock:
             asked = self._asked[key]
-            self._asked[key] += 1
+            if not cut:
+                self._asked[key] += 1
+            pending = self._cut.get(key)
+            if pending and not cut:  # the retry of a cut live call gets its full answer
+                interaction = pending.pop(0)
+                self.calls.append(LLMCall(interaction, replayed=True, prices=self.prices))
+                return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
             positions = self.cassette.index(self.settings.match_on).get(key, [])
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
-                self.calls.append(LLMCall(interaction, replayed=True, prices=self.prices))
+                fault = "stream_cut" if cut else None
+                call = LLMCall(interaction, replayed=True, fault=fault, prices=self.prices)
+                self.calls.append(call)
                 return Decision(key, interaction)
             if self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
@@ -89,7 +118,7 @@ class Recorder:
             self.misses.append(message)
         raise ReplayMiss(message)
 
-    def record(self, exchange: Exchange) -> dict[str, Any]:
+    def record(self, exchange: Exchange, *, cut: bool = False) -> dict[str, Any]:
         """Store a live answer in the cassette and the test's calls."""
         interaction = to_interaction(exchange)
         # The stored key is always the full one, so that files do not depend on match_on.
@@ -103,6 +132,10 @@ class Recorder:
                 self.cassette.drop_key(exchange.key, self.settings.match_on)
             self.cassette.append(interaction)
             self.used.add(identity(interaction))
-            self.calls.append(LLMCall(interaction, replayed=False, prices=self.prices))
+            fault = "stream_cut" if cut else None
+            call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
+            self.calls.append(call)
             self.recorded += 1
+            if cut:
+                self._cut.setdefault(exchange.key, []).append(interaction)
         return interaction

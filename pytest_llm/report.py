@@ -63,6 +63,11 @@ def test_record(nodeid: str, calls: Iterable[LLMCall]) -> dict[str, Any]:
     }
 
 
+def _recorded(call: dict[str, Any]) -> bool:
+    # A cut stream fetched live was recorded; other faults never reach a provider.
+    return not call["replayed"] and call["fault"] in (None, "stream_cut")
+
+
 def unknown_prices(tests: list[dict[str, Any]]) -> Counter[str]:
     """Models answered with success but absent from the price table, with their call counts."""
     return Counter(
@@ -76,12 +81,12 @@ def unknown_prices(tests: list[dict[str, Any]]) -> Counter[str]:
 def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
     """Sums over the run."""
     calls = [call for test in tests for call in test["calls"]]
-    replayed = sum(1 for call in calls if call["replayed"])
     return {
         "tests": len(tests),
         "calls": len(calls),
-        "replayed": replayed,
-        "recorded": len(calls) - replayed,
+        "replayed": sum(1 for call in calls if call["replayed"]),
+        "recorded": sum(1 for call in calls if _recorded(call)),
+        "faults": sum(1 for call in calls if call["fault"] is not None),
         "usage": _usage(calls),
         "cost_usd": _cost(calls),
         "unknown_price_models": dict(sorted(unknown_prices(tests).items())),
@@ -128,12 +133,11 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
         shown = shown[:_DEFAULT_ROWS]
     lines = [_line("test", "repl", "rec", "tokens in", "out", "cost live")]
     for test in shown:
-        replayed = sum(1 for c in test["calls"] if c["replayed"])
         lines.append(
             _line(
                 test["nodeid"],
-                replayed,
-                len(test["calls"]) - replayed,
+                sum(1 for c in test["calls"] if c["replayed"]),
+                sum(1 for c in test["calls"] if _recorded(c)),
                 f"{test['usage']['input_tokens']:,}",
                 f"{test['usage']['output_tokens']:,}",
                 usd(test["cost_usd"]),
@@ -152,6 +156,8 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
             usd(total["cost_usd"]),
         )
     )
+    if total["faults"]:
+        lines.append(f"{total['faults']} call(s) answered by an injected fault (llm_faults)")
     unknown = total["unknown_price_models"]
     if unknown:
         names = ", ".join(f"{model} ({count})" for model, count in unknown.items())

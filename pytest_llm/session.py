@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_llm import report
 from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.faults import FaultPlan
 from pytest_llm.paths import display
 from pytest_llm.prices import PriceTable, default_table
 from pytest_llm.recorder import Recorder
@@ -44,13 +45,13 @@ class RunState:
     def __post_init__(self) -> None:
         self.scrubber = Scrubber(self.scrub_headers, self.scrub_patterns)
 
-    def start(self, settings: Settings) -> Recorder:
+    def start(self, settings: Settings, faults: FaultPlan | None = None) -> Recorder:
         """The recorder for a test about to run; raises CassetteError for an unreadable file."""
         cassette = self.cassettes.get(settings.cassette_path)
         if cassette is None:
             cassette = Cassette.load(settings.cassette_path)
             self.cassettes[settings.cassette_path] = cassette
-        recorder = Recorder(cassette, settings, self.scrubber, self.prices)
+        recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults)
         self._interceptor.install()
         self._interceptor.recorder = recorder
         return recorder

@@ -19,6 +19,7 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from pytest_llm.errors import RecordingRefused
+from pytest_llm.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
 from pytest_llm.recorder import Decision, Recorder
@@ -36,6 +37,8 @@ from pytest_llm.settings import ReplayTiming
 PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
+_INJECTED = " (injected by pytest-llm)"
+_CUT_MESSAGE = "peer closed connection without sending complete message body" + _INJECTED
 
 
 def _is_loopback(host: str) -> bool:
@@ -58,10 +61,12 @@ class PendingCall:
         url: Any,
         headers: list[tuple[str, str]],
         body: dict[str, Any],
+        fault: str | None = None,
     ) -> None:
         self.recorder = recorder
         self.endpoint = endpoint
         self.decision = decision
+        self.fault = fault
         self.url = url
         self.headers = headers
         self.body = body
@@ -114,7 +119,7 @@ class PendingCall:
         )
 
     def finish(self, status: int, headers: list[tuple[str, str]], content: bytes) -> dict[str, Any]:
-        """Record a complete non-stream answer."""
+        """Record a complete answer read whole (a stream whose delivery will be cut, too)."""
         text = content.decode("utf-8", errors="replace")
         try:
             exchange = self.exchange(status, headers, body=json.loads(text) if text else None)
@@ -124,7 +129,7 @@ class PendingCall:
                 exchange = self.exchange(status, headers, events=events)
             else:
                 exchange = self.exchange(status, headers, text=text)
-        return self.recorder.record(exchange)
+        return self.recorder.record(exchange, cut=self.fault == "stream_cut")
 
 
 class StreamCapture:
@@ -215,8 +220,13 @@ class Interceptor:
         items = list(headers.multi_items())
         query = url.query
         query = query.decode() if isinstance(query, bytes) else str(query)
-        decision = recorder.decide(endpoint, body, recorder.scrubber.secrets_in(items, query))
-        return PendingCall(recorder, endpoint, decision, url, items, body)
+        fault = recorder.take_fault(endpoint, body)
+        if fault is not None and fault != "stream_cut":
+            # Answered before cassette or provider: nothing is used up, nothing recorded.
+            return PendingCall(recorder, endpoint, Decision("", None), url, items, body, fault)
+        secrets = recorder.scrubber.secrets_in(items, query)
+        decision = recorder.decide(endpoint, body, secrets, cut=fault is not None)
+        return PendingCall(recorder, endpoint, decision, url, items, body, fault)
 
     def delays(self, interaction: dict[str, Any], count: int) -> list[float]:
         """Pauses before each replayed chunk: none, or the recorded pace."""
@@ -310,6 +320,52 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             finally:
                 await self.live.aclose()
 
+    class CutStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
+        """Delivers the first part of an answer, then fails as a dropped connection does."""
+
+        def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
+            self.chunks = chunks[: max(1, len(chunks) // 2)]
+
+        def __iter__(self) -> Iterator[bytes]:
+            yield from self.chunks
+            raise httpx.RemoteProtocolError(_CUT_MESSAGE)
+
+    class AsyncCutStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
+            self.chunks = chunks[: max(1, len(chunks) // 2)]
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for chunk in self.chunks:
+                yield chunk
+            raise httpx.RemoteProtocolError(_CUT_MESSAGE)
+
+    def injected(request: Any, call: PendingCall) -> Any:
+        """The answer of a fault served at the transport (or the exception it raises)."""
+        fault = str(call.fault)
+        provider, path = call.endpoint.provider, str(request.url.path)
+        if fault in HTTP_FAULTS:
+            status, headers, content = http_fault(fault, provider, str(call.body.get("model", "")))
+            body = json.loads(content)
+            call.recorder.add_fault(
+                fault_interaction(fault, provider, path, call.body, status, body)
+            )
+            return httpx.Response(status, headers=headers, content=content, request=request)
+        call.recorder.add_fault(fault_interaction(fault, provider, path, call.body, 0, None))
+        if fault == "timeout":
+            raise httpx.ReadTimeout("The read operation timed out" + _INJECTED, request=request)
+        raise httpx.ConnectError("[Errno 111] Connection refused" + _INJECTED, request=request)
+
+    def cut(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
+        if "events" in interaction["response"]:
+            chunks = replay_events(interaction)
+        else:  # a JSON answer cut in the middle of its body
+            content = replay_body(interaction)
+            chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
+        headers = [(k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"]
+        status = interaction["response"]["status"]
+        stream = stream_type(chunks, [])
+        return httpx.Response(status, headers=headers, stream=stream, request=request)
+
     def replay(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
         status = interaction["response"]["status"]
         headers = replay_headers(interaction)
@@ -337,6 +393,20 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             )
             if call is None:
                 return self.inner.handle_request(request)
+            if call.fault is not None and call.fault != "stream_cut":
+                return injected(request, call)
+            if call.fault == "stream_cut":
+                interaction = call.decision.interaction
+                if interaction is None:  # nothing recorded yet: fetch the whole answer, then cut
+                    call.check_can_send()
+                    live = self.inner.handle_request(request)
+                    try:
+                        content = live.read()
+                    finally:
+                        live.close()
+                    headers = list(live.headers.multi_items())
+                    interaction = call.finish(live.status_code, headers, content)
+                return cut(request, interaction, CutStream)
             if call.decision.interaction is not None:
                 interaction = call.decision.interaction
                 if "events" not in interaction["response"]:
@@ -374,6 +444,20 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
                 return await self.inner.handle_async_request(request)
+            if call.fault is not None and call.fault != "stream_cut":
+                return injected(request, call)
+            if call.fault == "stream_cut":
+                interaction = call.decision.interaction
+                if interaction is None:
+                    call.check_can_send()
+                    live = await self.inner.handle_async_request(request)
+                    try:
+                        content = await live.aread()
+                    finally:
+                        await live.aclose()
+                    headers = list(live.headers.multi_items())
+                    interaction = call.finish(live.status_code, headers, content)
+                return cut(request, interaction, AsyncCutStream)
             if call.decision.interaction is not None:
                 interaction = call.decision.interaction
                 if "events" not in interaction["response"]:
