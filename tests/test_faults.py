@@ -1,4 +1,4 @@
-"""Injected faults: real HTTP errors and transport failures, the SDKs' own exceptions and retries."""
+"""Injected faults: real HTTP errors and transport failures, the SDKs' exceptions and retries."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def call(flavour, retries=2):
     return asyncio.run(coro).content[0].text
 
 
-FLAVOURS = pytest.mark.parametrize("flavour", ["openai", "openai-async", "anthropic", "anthropic-async"])
+FLAVOURS = pytest.mark.parametrize(
+    "flavour", ["openai", "openai-async", "anthropic", "anthropic-async"]
+)
 """
 
 
