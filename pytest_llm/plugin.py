@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llm import paths, report
+from pytest_llm import paths, prices, report
 from pytest_llm.budget import budget_message, budget_problems, check_limits
 from pytest_llm.calls import LLM
 from pytest_llm.errors import CassetteError, RecordingRefused, ReplayMiss
@@ -113,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_STATE] = state
     config.stash[_REPORTS] = reports
+    prices.activate(state.prices)
     config.pluginmanager.register(_Hooks(config, state), "pytest-llm-hooks")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm import xdist_support
@@ -126,6 +127,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
         state.close(os.environ)
+        prices.activate(None)
 
 
 _STATE = pytest.StashKey[RunState]()

@@ -226,11 +226,26 @@ def load_table(path: Path | None) -> PriceTable:
     return default_table().merged(parse(text, str(path)))
 
 
+# The table of the running pytest session (the user's llm_prices merged in), so helpers
+# called from test code, such as assert_fits_context, see the same rows as the summary.
+_active: list[PriceTable] = []
+
+
+def activate(table: PriceTable | None) -> None:
+    """Make `table` the one that model_info and cost_usd read (None: back to the packaged)."""
+    _active[:] = [table] if table is not None else []
+
+
+def active_table() -> PriceTable:
+    """The session's table, or the packaged one outside a session."""
+    return _active[0] if _active else default_table()
+
+
 def model_info(model: str) -> ModelInfo | None:
-    """The packaged row for a model id (context window, max output, prices), or None."""
-    return default_table().lookup(model)
+    """The row for a model id (context window, max output, prices), or None."""
+    return active_table().lookup(model)
 
 
 def cost_usd(model: str, usage: Usage) -> float | None:
-    """What a call with this usage cost at packaged prices; None for an unknown model."""
-    return default_table().cost(model, usage)
+    """What a call with this usage cost; None for a model with no known price."""
+    return active_table().cost(model, usage)

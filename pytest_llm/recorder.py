@@ -66,6 +66,11 @@ class Recorder:
         """Whether a call missing from the cassette may go to the provider."""
         return self.live or self.settings.mode is RecordMode.NEW_EPISODES
 
+    def _add(self, call: LLMCall) -> None:
+        # Called under the lock: the index is the call's place in llm.calls.
+        call.index = len(self.calls)
+        self.calls.append(call)
+
     def take_fault(self, endpoint: Endpoint, body: dict[str, Any]) -> str | None:
         """The fault planned for this attempt, if any (every attempt counts, retries too)."""
         if self.faults is None:
@@ -76,7 +81,7 @@ class Recorder:
         """Show an attempt that a fault answered in the test's calls; it is never stored."""
         with self._lock:
             fault = str(interaction["fault"])
-            self.calls.append(LLMCall(interaction, replayed=False, fault=fault, prices=self.prices))
+            self._add(LLMCall(interaction, replayed=False, fault=fault, prices=self.prices))
 
     def decide(
         self, endpoint: Endpoint, body: dict[str, Any], secrets: list[str], *, cut: bool = False
@@ -98,7 +103,7 @@ class Recorder:
             pending = self._cut.get(key)
             if pending and not cut:  # the retry of a cut live call gets its full answer
                 interaction = pending.pop(0)
-                self.calls.append(LLMCall(interaction, replayed=True, prices=self.prices))
+                self._add(LLMCall(interaction, replayed=True, prices=self.prices))
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
@@ -108,7 +113,7 @@ class Recorder:
                 self.used.add(identity(interaction))
                 fault = "stream_cut" if cut else None
                 call = LLMCall(interaction, replayed=True, fault=fault, prices=self.prices)
-                self.calls.append(call)
+                self._add(call)
                 return Decision(key, interaction)
             if self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
@@ -134,7 +139,7 @@ class Recorder:
             self.used.add(identity(interaction))
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
-            self.calls.append(call)
+            self._add(call)
             self.recorded += 1
             if cut:
                 self._cut.setdefault(exchange.key, []).append(interaction)

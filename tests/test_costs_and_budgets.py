@@ -330,13 +330,19 @@ def test_ini_llm_prices_prices_a_model_the_package_does_not_know(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
     _record(pytester)
-    pytester.makefile(".toml", prices='[models."local-llama"]\ninput = 1000000.0\noutput = 0.0\n')
+    pytester.makefile(
+        ".toml",
+        prices='[models."local-llama"]\ninput = 1000000.0\noutput = 0.0\ncontext_window = 8\n',
+    )
     pytester.makeini("[pytest]\nllm_prices = prices.toml\n")
     inner_file(
         pytester,
         TWO_TESTS.replace(
             "assert llm.calls[0].cost_usd is None\n    assert llm.cost_usd is None",
-            "assert llm.calls[0].cost_usd == llm.calls[0].usage.input_tokens",
+            "assert llm.calls[0].cost_usd == llm.calls[0].usage.input_tokens\n"
+            "    from pytest_llm import assert_fits_context\n"
+            "    with pytest.raises(AssertionError, match='8-token window of local-llama'):\n"
+            "        assert_fits_context('a b c d e f g h i j k l', 'local-llama')",
         ),
     )
     result = pytester.runpytest()
