@@ -16,6 +16,7 @@ import pytest
 from pytest_llm import paths, prices, report
 from pytest_llm.budget import budget_message, budget_problems, check_limits
 from pytest_llm.calls import LLM
+from pytest_llm.drift import describe, drifted
 from pytest_llm.errors import CassetteError, RecordingRefused, ReplayMiss
 from pytest_llm.faults import FAULTS, FaultPlan, FaultRule, parse_rule
 from pytest_llm.keys import DEFAULT_MATCH_ON, parse_match_on
@@ -69,6 +70,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write the run's calls, tokens and costs to PATH (.json); repeatable",
     )
+    group.addoption(
+        "--llm-model",
+        dest="llm_model",
+        action="append",
+        default=[],
+        metavar="OLD=NEW",
+        help="ask NEW wherever the code asks OLD (repeatable): run the suite on a candidate model",
+    )
+    group.addoption(
+        "--llm-drift-min-score",
+        dest="llm_drift_min_score",
+        default=None,
+        metavar="X",
+        help="when re-recording, fail tests whose answers score below X (0-1) against the baseline",
+    )
+    parser.addini("llm_similarity", "default similarity method of assert_similar and drift")
     parser.addini("llm_record_mode", "default record mode (none, once, new_episodes, all, rewrite)")
     parser.addini("llm_cassette_dir", "root folder of cassettes, relative to rootdir")
     parser.addini("llm_match_on", "request fields that make the key", type="linelist")
@@ -110,6 +127,9 @@ def pytest_configure(config: pytest.Config) -> None:
         scrub_patterns=_patterns(config),
         strict=config.getoption("llm_strict"),
         prices=_prices(config),
+        model_map=_model_map(config),
+        similarity_method=_similarity(config),
+        drift_min_score=_drift_min_score(config),
     )
     config.stash[_STATE] = state
     config.stash[_REPORTS] = reports
@@ -172,6 +192,44 @@ def _reports(config: pytest.Config) -> list[Path]:
             )
         paths_.append(config.invocation_params.dir / path)
     return paths_
+
+
+def _model_map(config: pytest.Config) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in config.getoption("llm_model"):
+        old, sep, new = str(value).partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise _usage_error(
+                f"--llm-model={value}: expected OLD=NEW, e.g. --llm-model gpt-4o-mini=gpt-4.1-mini"
+            )
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def _drift_min_score(config: pytest.Config) -> float | None:
+    value = config.getoption("llm_drift_min_score")
+    if value is None:
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        score = -1.0
+    if not 0.0 <= score <= 1.0:
+        raise _usage_error(f"--llm-drift-min-score={value}: expected a number from 0 to 1")
+    return score
+
+
+def _similarity(config: pytest.Config) -> str | None:
+    value = str(config.getini("llm_similarity") or "").strip()
+    if not value:
+        return None
+    from pytest_llm import similarity
+
+    try:
+        similarity.set_default_method(value)
+    except ValueError as exc:
+        raise _usage_error(f"ini llm_similarity: {exc}") from None
+    return value
 
 
 def _prices(config: pytest.Config) -> PriceTable:
@@ -364,12 +422,32 @@ class _Hooks:
         # whose error nobody collected): the test still fails.
         if run.recorder is not None and run.recorder.misses:
             pytest.fail("\n\n".join(run.recorder.misses), pytrace=False)
+        if self.state.drift_min_score is not None and run.recorder is not None:
+            self._check_drift(run.recorder, self.state.drift_min_score)
         if run.budget is not None and run.recorder is not None:
             problems = budget_problems(run.recorder.calls, run.budget)
             if problems:
                 message = budget_message(run.recorder.calls, problems, where="@llm_budget")
                 pytest.fail(message, pytrace=False)
         return result
+
+    def _check_drift(self, recorder: Any, min_score: float) -> None:
+        if not recorder.baseline or not recorder.calls:
+            return
+        entries = self.state.compare(recorder)
+        below = [
+            describe(entry, index, recorder.calls[index].model)
+            for index, entry in enumerate(entries)
+            if entry is not None and drifted(entry, min_score)
+        ]
+        if below:
+            lines = "\n".join(f"  {line}" for line in below)
+            pytest.fail(
+                f"pytest-llm: {len(below)} answer(s) drifted below --llm-drift-min-score="
+                f"{min_score} against the baseline (the new answers were still recorded):\n"
+                f"{lines}",
+                pytrace=False,
+            )
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -59,7 +59,15 @@ class Recorder:
         self.live = mode in (RecordMode.ALL, RecordMode.REWRITE) or (
             mode is RecordMode.ONCE and not cassette.existed
         )
-        self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in cassette.baseline]
+        # Re-recording compares with the previous recording: what `rewrite` set aside, or
+        # in `all` what the cassette held when the test started.
+        previous = cassette.baseline if mode is RecordMode.REWRITE else []
+        if mode is RecordMode.ALL:
+            previous = list(cassette.interactions)
+        self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in previous]
+        for index, call in enumerate(self.baseline):
+            call.index = index
+        self.drift: list[dict[str, Any] | None] | None = None
 
     @property
     def can_record(self) -> bool:

@@ -16,9 +16,10 @@ from pytest_llm.calls import LLMCall
 from pytest_llm.store import write_atomic
 
 REPORT_VERSION = 1
-REPORT_FORMATS = (".json",)
+REPORT_FORMATS = (".json", ".md", ".html")
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
+_DRIFT_ROWS = 10
 
 
 def _usage(records: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -35,7 +36,7 @@ def _cost(records: Iterable[dict[str, Any]]) -> float | None:
     return sum(priced) if priced else None
 
 
-def call_record(call: LLMCall) -> dict[str, Any]:
+def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str, Any]:
     """One call as the report shows it."""
     return {
         "provider": call.provider,
@@ -48,13 +49,17 @@ def call_record(call: LLMCall) -> dict[str, Any]:
         "replayed": call.replayed,
         "fault": call.fault,
         "text": call.text,
-        "drift": None,
+        "drift": drift,
     }
 
 
-def test_record(nodeid: str, calls: Iterable[LLMCall]) -> dict[str, Any]:
-    """One test and its calls."""
-    records = [call_record(call) for call in calls]
+def test_record(
+    nodeid: str, calls: Iterable[LLMCall], drift: list[dict[str, Any] | None] | None = None
+) -> dict[str, Any]:
+    """One test and its calls, each with its drift against the baseline when re-recording."""
+    calls = list(calls)
+    entries = list(drift or []) + [None] * len(calls)
+    records = [call_record(call, entries[i]) for i, call in enumerate(calls)]
     return {
         "nodeid": nodeid,
         "usage": _usage(records),
@@ -100,8 +105,16 @@ def document(tests: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write(path: Path, tests: list[dict[str, Any]]) -> None:
-    """Write the report in the format its suffix names."""
-    write_atomic(path, json.dumps(document(tests), indent=2, ensure_ascii=False) + "\n")
+    """Write the report in the format its suffix names (.json, .md or .html)."""
+    data = document(tests)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    else:
+        from pytest_llm import report_pages
+
+        text = report_pages.markdown(data) if suffix == ".md" else report_pages.page(data)
+    write_atomic(path, text)
 
 
 def _shorten(name: str, width: int) -> str:
@@ -163,4 +176,51 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
         names = ", ".join(f"{model} ({count})" for model, count in unknown.items())
         lines.append(f"no known price, left out of the cost: {names}")
         lines.append("  add them to a price file named by the ini key llm_prices")
+    return lines
+
+
+def drifted_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, dict[str, Any]]]:
+    """(test, call index, drift) of every call that changed against its baseline, worst first."""
+    found = []
+    for test in tests:
+        for index, call in enumerate(test["calls"]):
+            drift = call.get("drift")
+            if drift is None:
+                continue
+            changed = (
+                drift["score"] < 1.0
+                or drift["served_model_changed"]
+                or drift["json_diff"]
+                or drift["baseline_model"] != call["model"]
+            )
+            if changed:
+                found.append((test, index, drift))
+    found.sort(key=lambda item: (item[2]["score"], item[0]["nodeid"], item[1]))
+    return found
+
+
+def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[str]:
+    """The summary's drift section: changed calls, worst first."""
+    compared = sum(1 for t in tests for c in t["calls"] if c.get("drift") is not None)
+    if not compared:
+        return []
+    found = drifted_calls(tests)
+    below = [f for f in found if min_score is not None and f[2]["score"] < min_score]
+    head = f"drift against the baseline: {len(found)} of {compared} call(s) changed"
+    if min_score is not None:
+        head += f", {len(below)} below --llm-drift-min-score={min_score}"
+    lines = [head]
+    for test, index, drift in found[:_DRIFT_ROWS]:
+        model = test["calls"][index]["model"]
+        change = f"{drift['baseline_model']} -> {model}"
+        if drift["served_model_changed"]:
+            change += f" (served {drift['baseline_served_model']} -> "
+            change += f"{test['calls'][index]['served_model']})"
+        tokens = drift["token_delta"]["total_tokens"]
+        lines.append(
+            f"  {drift['score']:.3f}  {_shorten(test['nodeid'], 44)}[{index}]  {change}  "
+            f"tokens {tokens:+,}"
+        )
+    if len(found) > _DRIFT_ROWS:
+        lines.append(f"  … {len(found) - _DRIFT_ROWS} more: --llm-report=PATH.html shows all")
     return lines

@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_llm import report
 from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.drift import compare_all, default_scorer
 from pytest_llm.faults import FaultPlan
 from pytest_llm.paths import display
 from pytest_llm.prices import PriceTable, default_table
@@ -37,6 +38,9 @@ class RunState:
     recorded: int = 0
     written: set[Path] = field(default_factory=set)
     prices: PriceTable = field(default_factory=default_table)
+    model_map: dict[str, str] = field(default_factory=dict)
+    similarity_method: str | None = None
+    drift_min_score: float | None = None
     # one JSON-ready record per test that made calls (see report.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
@@ -52,15 +56,19 @@ class RunState:
             cassette = Cassette.load(settings.cassette_path)
             self.cassettes[settings.cassette_path] = cassette
         recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults)
+        self._interceptor.model_map = self.model_map
         self._interceptor.install()
         self._interceptor.recorder = recorder
         return recorder
 
     def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
+        if recorder.drift is None and recorder.baseline and recorder.calls:
+            # Scorers that ask a model (judge, embeddings) record while still intercepted.
+            self.compare(recorder)
         self._interceptor.recorder = None
         if recorder.calls:
-            self.tests.append(report.test_record(nodeid, recorder.calls))
+            self.tests.append(report.test_record(nodeid, recorder.calls, recorder.drift))
         cassette = recorder.cassette
         path = cassette.path
         self.replayed += sum(1 for call in recorder.calls if call.replayed)
@@ -71,6 +79,15 @@ class RunState:
         if passed:
             self.used.setdefault(path, set()).update(recorder.used)
             self.known.setdefault(path, set()).update(identity(i) for i in cassette.interactions)
+
+    def compare(self, recorder: Recorder) -> list[dict[str, Any] | None]:
+        """Drift of the test's calls against its baseline, kept on the recorder."""
+        if recorder.drift is None:
+            calls = list(recorder.calls)  # not the scorer's own calls
+            recorder.drift = compare_all(
+                calls, recorder.baseline, default_scorer(self.similarity_method)
+            )
+        return recorder.drift
 
     def unused(self) -> dict[Path, int]:
         """Per cassette used by a passing test, how many of its interactions no test used."""
@@ -86,6 +103,7 @@ class RunState:
         if not (self.replayed or self.recorded or self.known or self.tests):
             return []
         lines = report.summary_table(self.tests, verbose=verbose)
+        lines += report.drift_lines(self.tests, self.drift_min_score)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

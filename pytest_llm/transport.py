@@ -169,6 +169,8 @@ class Interceptor:
         # Process-wide on purpose: the app may call from threads that share no context
         # with the test, and pytest runs one test at a time in a process.
         self.recorder: Recorder | None = None
+        # --llm-model OLD=NEW: requested model ids rewritten in flight.
+        self.model_map: dict[str, str] = {}
         self._restore: list[Callable[[], None]] = []
 
     def install(self) -> None:
@@ -366,6 +368,31 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
         stream = stream_type(chunks, [])
         return httpx.Response(status, headers=headers, stream=stream, request=request)
 
+    def with_model(request: Any, content: bytes) -> tuple[Any, bytes]:
+        """The request with its model rewritten by --llm-model, and its new content."""
+        mapping = interceptor.model_map
+        if not mapping or b'"model"' not in content:
+            return request, content
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return request, content
+        if not isinstance(body, dict) or body.get("model") not in mapping:
+            return request, content
+        body["model"] = mapping[body["model"]]
+        content = json.dumps(body, ensure_ascii=False).encode()
+        headers = [
+            (k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"
+        ]
+        rebuilt = httpx.Request(
+            request.method,
+            request.url,
+            headers=headers,
+            content=content,
+            extensions=request.extensions,
+        )
+        return rebuilt, content
+
     def replay(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
         status = interaction["response"]["status"]
         headers = replay_headers(interaction)
@@ -388,9 +415,8 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             self.inner = inner
 
         def handle_request(self, request: Any) -> Any:
-            call = interceptor.prepare(
-                request.method, request.url, request.headers, request_content(request)
-            )
+            request, content = with_model(request, request_content(request))
+            call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
                 return self.inner.handle_request(request)
             if call.fault is not None and call.fault != "stream_cut":
@@ -441,6 +467,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
                 content = bytes(request.content)
             except httpx.RequestNotRead:
                 content = bytes(await request.aread())
+            request, content = with_model(request, content)
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
                 return await self.inner.handle_async_request(request)

@@ -148,13 +148,43 @@ def _conversation(api: str, body: JSON) -> list[tuple[str, str]]:
     return msgs
 
 
-def _answer(api: str, body: JSON, seq: int) -> _Answer:
+def _example(schema: Any, model: str, depth: int = 0) -> Any:
+    """A document that fits a (simple) JSON Schema, with the model's name in its strings."""
+    if not isinstance(schema, dict) or depth > 6:
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        return {name: _example(sub, model, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        return [_example(schema.get("items"), model, depth + 1)]
+    return {"integer": len(model), "number": 1.5, "boolean": True, "null": None}.get(
+        str(kind), f"{model} value"
+    )
+
+
+def _declared_json_schema(api: str, body: JSON) -> Any:
+    if api == "chat":
+        fmt = body.get("response_format") or {}
+        return (fmt.get("json_schema") or {}).get("schema") if isinstance(fmt, dict) else None
+    if api == "responses":
+        fmt = (body.get("text") or {}).get("format") or {}
+        return fmt.get("schema") if fmt.get("type") == "json_schema" else None
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    return fmt.get("schema") if fmt.get("type") == "json_schema" else None
+
+
+def _answer(api: str, body: JSON, seq: int, served_suffix: str = SERVED_SUFFIX) -> _Answer:
     model = str(body.get("model", ""))
     digest = hashlib.sha256(_canonical(body).encode()).hexdigest()[:6]
     msgs = _conversation(api, body)
     role, last = msgs[-1] if msgs else ("user", "")
     ans = _Answer(
-        served=model + SERVED_SUFFIX,
+        served=model + served_suffix,
         digest=digest,
         input_tokens=sum(_words(t) + 3 for _, t in msgs),
         ids={
@@ -168,6 +198,9 @@ def _answer(api: str, body: JSON, seq: int) -> _Answer:
         ans.tool = str(first.get("name") or first.get("function", {}).get("name") or "tool")
         city = re.search(r"weather in (\w+)", last, re.IGNORECASE)
         ans.arguments = json.dumps({"city": city.group(1) if city else "Paris"})
+    elif _declared_json_schema(api, body) is not None:
+        # Structured output: a document that keeps the declared schema.
+        ans.text = json.dumps(_example(_declared_json_schema(api, body), model))
     elif "poem" in last.lower():
         ans.text = f"[{model}] a poem for: {last}\nroses are red, tokens are blue\nend #{digest}"
     else:
@@ -413,6 +446,9 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
+        # What the "served" model id appends to the requested one; a test may change it to
+        # play a provider that moved an alias to a new snapshot.
+        self.served_suffix = SERVED_SUFFIX
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
         self._seq = itertools.count(1)
@@ -493,7 +529,8 @@ class FakeProvider:
         if status is not None:
             return _error(vendor, status, reply_headers, model=model)
         try:
-            result = _BUILDERS[api](body, _answer(api, body, seq))
+            answer = _answer(api, body, seq, self.served_suffix)
+            result = _BUILDERS[api](body, answer)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Malformed (but valid JSON) requests: answer like the API, don't kill the thread.
             return _error(vendor, 400, reply_headers, message=f"Malformed request: {exc!r}")

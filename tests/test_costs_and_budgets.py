@@ -366,5 +366,8 @@ def test_an_unknown_report_format_is_a_usage_error(pytester: pytest.Pytester) ->
     result = pytester.runpytest("--llm-report=run.xml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*pytest-llm: --llm-report=run.xml: unknown report format '.xml'; valid suffixes: .json*"]
+        [
+            "*pytest-llm: --llm-report=run.xml: unknown report format '.xml'; "
+            "valid suffixes: .json, .md, .html*"
+        ]
     )

@@ -6,8 +6,9 @@ import pytest
 from fake_provider import FakeProvider
 from kit import inner_file, with_keys, without_keys
 
-# The fake provider ignores response_format and answers "[model] reply to: <prompt> #digest",
-# so a prompt that carries a JSON object comes back as JSON wrapped in prose.
+# The fake provider answers a declared json_schema with a document that keeps it, and any
+# other prompt with "[model] reply to: <prompt> #digest": a prompt that carries a JSON object
+# then comes back as JSON wrapped in prose.
 STRUCTURED = """
 from pytest_llm.json_schema import assert_json_schema
 
@@ -25,19 +26,19 @@ ANTHROPIC_TOOLS = [{"name": "get_weather", "input_schema": CITY}]
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
-def person():
+def person(**kwargs):
     content = 'Answer as JSON: {"name": "Ada", "age": 36}'
     messages = [{"role": "user", "content": content}]
-    oa.chat.completions.create(model="gpt-4o-mini", messages=messages, response_format=FORMAT)
+    oa.chat.completions.create(model="gpt-4o-mini", messages=messages, **kwargs)
 
 
 def test_answers_keep_the_contract_their_requests_declared(llm):
-    person()
+    person(response_format=FORMAT)
     oa.chat.completions.create(model="gpt-4o-mini", messages=WEATHER, tools=CHAT_TOOLS)
     oa.responses.create(model="gpt-4o", input=WEATHER, tools=RESPONSES_TOOLS)
     an.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=WEATHER,
                        tools=ANTHROPIC_TOOLS)
-    assert_json_schema(llm.calls[0], extract=True)
+    assert_json_schema(llm.calls[0])
     for call in llm.calls[1:]:
         assert [t.name for t in call.tool_calls] == ["get_weather"]
         assert_json_schema(call)
@@ -46,7 +47,8 @@ def test_answers_keep_the_contract_their_requests_declared(llm):
 
 def test_prose_around_the_json_needs_extract(llm):
     person()
-    assert_json_schema(llm.calls[0])
+    assert_json_schema(llm.calls[0], PERSON, extract=True)
+    assert_json_schema(llm.calls[0], PERSON)
 
 
 def test_tool_arguments_break_a_stricter_schema(llm):
