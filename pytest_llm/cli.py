@@ -21,7 +21,6 @@ from pytest_llm.paths import display
 if TYPE_CHECKING:
     from pytest_llm.catalog import CallInfo, CassetteInfo, Group, Scan
     from pytest_llm.prices import PriceTable
-    from pytest_llm.usage import Usage
 
 OK, PROBLEM, USAGE = 0, 1, 2
 _PARTLY = "*"
@@ -155,19 +154,11 @@ def _table(headers: list[str], rows: list[list[str]], right: frozenset[int]) -> 
 
 
 def _money(cost: float | None, fully_priced: bool = True) -> str:
+    from pytest_llm.budget import usd  # the plugin's own format, so amounts read the same
+
     if cost is None:
         return "-"
-    if cost == 0:
-        text = "$0"
-    elif cost < 0.0001:
-        text = "<$0.0001"
-    else:
-        text = f"${cost:.4f}"
-    return text + ("" if fully_priced else _PARTLY)
-
-
-def _usage_json(usage: Usage) -> dict[str, int]:
-    return usage.as_dict()
+    return usd(cost) + ("" if fully_priced else _PARTLY)
 
 
 def _prices(path: Path | None) -> PriceTable:
@@ -297,7 +288,7 @@ def _cassette_json(info: CassetteInfo) -> dict[str, Any]:
         "path": str(info.path),
         "calls": len(info.calls),
         "models": info.models,
-        "usage": _usage_json(info.usage),
+        "usage": info.usage.as_dict(),
         "cost_usd": info.cost_usd,
         "fully_priced": info.fully_priced,
         "recorded_at": recorded.isoformat() if recorded else None,
@@ -365,8 +356,8 @@ def _usage_line(call: CallInfo) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from pytest_llm.catalog import call_info, load
     from pytest_llm.calls import LLMCall
+    from pytest_llm.catalog import call_info, load
     from pytest_llm.conversation import view
     from pytest_llm.errors import CassetteError
     from pytest_llm.prices import PriceFileError
@@ -404,6 +395,7 @@ def _show(args: argparse.Namespace) -> int:
                         "stream": info.stream,
                         "recorded_at": info.recorded_at.isoformat() if info.recorded_at else None,
                         "tools": shown.tools,
+                        "output_format": shown.output_format or None,
                         "prompt": [{"role": t.role, "text": t.text} for t in shown.prompt],
                         "answer": [{"role": t.role, "text": t.text} for t in shown.answer],
                         "text": llm_call.text,
@@ -411,7 +403,7 @@ def _show(args: argparse.Namespace) -> int:
                             {"id": tc.id, "name": tc.name, "arguments": tc.arguments}
                             for tc in llm_call.tool_calls
                         ],
-                        "usage": _usage_json(info.usage),
+                        "usage": info.usage.as_dict(),
                         "cost_usd": info.cost_usd,
                     }
                     for index, info, shown, llm_call in calls
@@ -434,9 +426,11 @@ def _show(args: argparse.Namespace) -> int:
             f"status {info.status}{stream}"
         )
         turns = [*shown.prompt, *shown.answer]
-        width = max([len(t.role) for t in turns] + [len("usage")]) + 2
+        width = max([len(t.role) for t in turns] + [len("format")]) + 2
         if shown.tools:
             print(*_labelled("tools", ", ".join(shown.tools), width), sep="\n")
+        if shown.output_format:
+            print(*_labelled("format", shown.output_format, width), sep="\n")
         for turn in shown.prompt:
             print(*_labelled(turn.role, turn.text, width), sep="\n")
         print("  " + "-" * 8 + " answer")
@@ -456,7 +450,7 @@ def _group_json(group: Group) -> dict[str, Any]:
         "calls": len(group.calls),
         "errors": group.errors,
         "cassettes": len(group.cassettes),
-        "usage": _usage_json(group.usage),
+        "usage": group.usage.as_dict(),
         "cost_usd": group.cost_usd,
         "fully_priced": group.fully_priced,
     }

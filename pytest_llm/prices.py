@@ -19,7 +19,8 @@ from typing import Any
 from pytest_llm.usage import Usage
 
 _PER_TOKEN = 1_000_000
-_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+# Dated snapshots: -2024-08-06 and -20241022, and OpenAI's older -0125 / -0613 style.
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$")
 
 
 class PriceFileError(ValueError):

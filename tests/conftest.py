@@ -14,6 +14,12 @@ from fake_provider import FakeProvider
 from kit import with_keys
 
 
+@pytest.fixture(autouse=True)
+def _lean_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytester runs skip hypothesis' pytest plugin: its end-of-run work costs ~2 s each."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _load_lazy_modules() -> None:
     """Make every kind of call once before any inner pytester run.

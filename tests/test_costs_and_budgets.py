@@ -21,6 +21,7 @@ from pytest_llm.usage import Usage
 def test_dated_snapshots_fine_tunes_and_aliases_find_their_family() -> None:
     table = default_table()
     assert table.lookup("gpt-4o-2024-08-06").name == "gpt-4o"
+    assert table.lookup("gpt-3.5-turbo-0125").name == "gpt-3.5-turbo"
     assert table.lookup("ft:gpt-4o-mini-2024-07-18:acme::abc123").name == "gpt-4o-mini"
     assert table.lookup("openai/gpt-4.1-mini").name == "gpt-4.1-mini"
     assert table.lookup("claude-3-5-haiku-latest").name == "claude-3-5-haiku"

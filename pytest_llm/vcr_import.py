@@ -1,0 +1,423 @@
+"""Convert vcrpy / pytest-recording cassettes of OpenAI and Anthropic traffic into pytest-llm ones.
+
+vcrpy files come in many dialects: bodies as plain strings, as `!!binary` gzip, as
+pre-decoded `parsed_body` mappings (pydantic-ai), pretty-printed (OpenTelemetry), the
+old httpx layout (`content:` / `status_code:`), header keys tagged with Python classes, and
+headers that no longer describe the body they sit on. Each interaction is decoded to what
+the recorder would have seen on the wire and stored exactly as the recorder stores it, so
+the plugin replays it under the key a live call of the same request computes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
+from pytest_llm.paths import display
+from pytest_llm.providers import recognize
+from pytest_llm.providers.sse import looks_like_sse, parse_sse
+from pytest_llm.recording import Exchange, sdk_version, to_interaction
+from pytest_llm.scrub import Scrubber
+
+__all__ = ["ImportResult", "VcrImportError", "convert", "import_file", "output_name"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class VcrImportError(Exception):
+    """A file that cannot be imported; the message names the file, the line where known, the fix."""
+
+    def __init__(self, path: Path, problem: str, *, line: int | None = None, fix: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{display(path)}:{line}" if line is not None else display(path)
+        message = f"cannot import {where}: {problem}"
+        if fix:
+            message += f"\n  fix: {fix}"
+        super().__init__(message)
+
+
+class _VcrLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, reading every tag it does not know as the plain data under it.
+
+    Some recorders pickle header keys as `!!python/object/apply:multidict._multidict.istr
+    [Accept]`: the key is the string inside. Nothing named by a tag is ever imported or called.
+    """
+
+
+def _plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        items = loader.construct_sequence(node, deep=True)
+        # A wrapped string (istr("Accept")) stands for the string; keys must stay hashable.
+        if len(items) == 1 and isinstance(items[0], str | int | float | bool):
+            return str(items[0])
+        return tuple(items) if all(_hashable(i) for i in items) else items
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+_VcrLoader.add_multi_constructor("", _plain)
+
+
+@dataclass
+class ImportResult:
+    """The pytest-llm interactions of one imported file, and what was left out."""
+
+    source: Path
+    interactions: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def output_name(source: Path) -> str:
+    """The file name an imported cassette gets: the source's, as `.yaml` unless it was YAML."""
+    name = source.name.removesuffix(".gz")
+    if name.endswith((".yaml", ".yml")):
+        return name
+    stem = Path(name).stem if Path(name).suffix else name
+    return stem + ".yaml"
+
+
+def import_file(path: Path, scrubber: Scrubber | None = None) -> ImportResult:
+    """Read a vcrpy / pytest-recording cassette and convert its OpenAI and Anthropic calls."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise VcrImportError(path, f"cannot read it ({exc.strerror})") from None
+    if raw.startswith(_GZIP_MAGIC):  # langchain keeps whole cassettes as .yaml.gz
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise VcrImportError(path, f"a gzip file that does not decompress ({exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise VcrImportError(
+            path, "not UTF-8 text, so not a vcrpy cassette", line=line, fix=_FIX_FORMAT
+        ) from None
+    return convert(_parse(text, path), path, scrubber or Scrubber(), text=text)
+
+
+_FIX_FORMAT = (
+    "pass a vcrpy / pytest-recording cassette (YAML with an 'interactions' list, "
+    "each with a request and a response)"
+)
+
+
+def _parse(text: str, path: Path) -> Any:
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)  # vcrpy's json serializer, or a test-agent JSON file
+        except ValueError:
+            pass  # YAML flow style also starts with "{": let the YAML parser say what is wrong
+    try:
+        return yaml.load(text, Loader=_VcrLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise VcrImportError(
+            path,
+            f"not valid YAML ({problem})",
+            line=mark.line + 1 if mark is not None else None,
+            fix="restore the file from version control",
+        ) from None
+
+
+def _records(document: Any, path: Path) -> list[Any]:
+    """The request/response records of a document, in any of the layouts we read."""
+    if isinstance(document, dict):
+        interactions = document.get("interactions")
+        if isinstance(interactions, list):
+            if interactions and all(_is_pytest_llm(i) for i in interactions):
+                raise VcrImportError(
+                    path,
+                    "this is already a pytest-llm cassette",
+                    fix="use it as it is, e.g. pytest-llm show " + display(path),
+                )
+            return interactions
+        requests, responses = document.get("requests"), document.get("responses")
+        if isinstance(requests, list) and isinstance(responses, list):
+            # vcrpy's internal form (langchain dumps it as is): two parallel lists.
+            if len(requests) != len(responses):
+                raise VcrImportError(
+                    path,
+                    f"{len(requests)} requests but {len(responses)} responses",
+                    fix="restore the file from version control",
+                )
+            return [{"request": q, "response": r} for q, r in zip(requests, responses, strict=True)]
+        if isinstance(document.get("request"), dict) and isinstance(document.get("response"), dict):
+            return [document]  # one exchange per file (ddapm-test-agent)
+    found = "an empty file" if document is None else _describe(document)
+    raise VcrImportError(
+        path,
+        f"not a vcrpy cassette: expected an 'interactions' list, found {found}",
+        fix=_FIX_FORMAT,
+    )
+
+
+def _describe(document: Any) -> str:
+    if isinstance(document, dict):
+        keys = ", ".join(repr(str(k)) for k in list(document)[:5])
+        return f"a mapping with keys {keys}" if keys else "an empty mapping"
+    return f"a {type(document).__name__}"
+
+
+def _is_pytest_llm(interaction: Any) -> bool:
+    return (
+        isinstance(interaction, dict)
+        and "key" in interaction
+        and isinstance(interaction.get("request"), dict)
+        and "path" in interaction["request"]
+    )
+
+
+def convert(
+    document: Any, path: Path, scrubber: Scrubber | None = None, *, text: str | None = None
+) -> ImportResult:
+    """Convert a loaded vcrpy document; `path` names the source in errors and skips."""
+    scrubber = scrubber or Scrubber()
+    result = ImportResult(path)
+    previous: datetime | None = None
+    for number, record in enumerate(_records(document, path)):
+        try:
+            converted = _convert_one(record, scrubber)
+        except _Problem as exc:
+            raise VcrImportError(
+                path,
+                f"interaction #{number}: {exc}",
+                line=_interaction_line(text, number),
+                fix="fix or remove that interaction, or re-record it",
+            ) from None
+        if isinstance(converted, str):
+            result.skipped.append(f"interaction #{number}: {converted}")
+            continue
+        interaction, when = converted
+        # Unique, ordered recording times: retries recorded in the same second stay distinct.
+        when = when or previous or datetime.now(UTC)
+        if previous is not None and when <= previous:
+            when = previous + timedelta(microseconds=1)
+        previous = when
+        interaction["recorded_at"] = when.isoformat(timespec="microseconds")
+        result.interactions.append(interaction)
+    return result
+
+
+class _Problem(Exception):
+    """Why one interaction cannot be converted (wrapped with the file and line by `convert`)."""
+
+
+def _interaction_line(text: str | None, number: int) -> int | None:
+    if text is None:
+        return None
+    try:
+        root = yaml.compose(text, Loader=_VcrLoader)
+    except yaml.YAMLError:
+        return None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            listed = key.value in ("interactions", "requests")
+            if listed and isinstance(value, yaml.SequenceNode) and number < len(value.value):
+                return int(value.value[number].start_mark.line) + 1
+    return None
+
+
+def _convert_one(record: Any, scrubber: Scrubber) -> tuple[dict[str, Any], datetime | None] | str:
+    """The interaction and its recording time, or why it is not an LLM call (a str)."""
+    if not isinstance(record, dict):
+        raise _Problem(f"expected a mapping with request and response, found {_describe(record)}")
+    request, response = record.get("request"), record.get("response")
+    if not isinstance(request, dict):
+        raise _Problem("the request is missing")
+    if not isinstance(response, dict):
+        raise _Problem("the response is missing")
+    method = str(request.get("method") or "").upper()
+    uri = request.get("uri", request.get("url"))
+    if not isinstance(uri, str) or not uri:
+        raise _Problem("the request has no uri")
+    url = urlsplit(uri)
+    request_headers = _header_pairs(request.get("headers"))
+    body = _request_body(request, request_headers)
+    endpoint = recognize(method, url.path, body)
+    if endpoint is None or not isinstance(body, dict):
+        return f"{method or '?'} {uri} is not an OpenAI or Anthropic model call"
+
+    response_headers = _header_pairs(response.get("headers"))
+    status = _status(response)
+    answer = _answer(response, response_headers)
+    secrets = scrubber.secrets_in(request_headers, url.query)
+    if "body" in answer:
+        answer["body"] = scrubber.body(answer["body"], secrets)
+    if "events" in answer:
+        answer["events"] = scrubber.body(answer["events"], secrets)
+    if "text" in answer:
+        answer["text"] = scrubber.text(answer["text"], secrets)
+    kept_response_headers = scrubber.headers(_fix_content_type(response_headers, answer), secrets)
+    request_body: dict[str, Any] = scrubber.body(body, secrets)
+    exchange = Exchange(
+        endpoint=endpoint,
+        # The recorder keys a call on its scrubbed body, with the full key stored in files.
+        key=make_key(endpoint, request_body, DEFAULT_MATCH_ON),
+        path=url.path,
+        query=scrubber.query(url.query),
+        request_headers={
+            k: v
+            for k, v in scrubber.headers(request_headers, secrets).items()
+            if k != "content-type"  # the body is stored decoded, as the recorder does
+        },
+        request_body=request_body,
+        status=status,
+        response_headers=kept_response_headers,
+        sdk=sdk_version({k.lower(): v for k, v in request_headers}),
+        **answer,
+    )
+    return to_interaction(exchange), _recorded_at(response_headers)
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, str]]:
+    """Headers as (name, value) pairs from vcrpy's `{name: [values]}`, scalars or nulls."""
+    if not isinstance(headers, dict):
+        return []
+    pairs: list[tuple[str, str]] = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list | tuple) else [values]:
+            if value is None:  # a recorder filtered the value out: there is nothing to keep
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            pairs.append((str(name), str(value)))
+    return pairs
+
+
+def _header(pairs: list[tuple[str, str]], name: str) -> str:
+    for key, value in pairs:
+        if key.lower() == name:
+            return value
+    return ""
+
+
+def _bytes_text(raw: bytes, headers: list[tuple[str, str]]) -> str:
+    encoding = _header(headers, "content-encoding").strip().lower()
+    # The header is often stale (the body was stored decoded), so the bytes decide.
+    if raw.startswith(_GZIP_MAGIC):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise _Problem(f"the gzip body does not decompress ({exc})") from None
+    elif encoding == "deflate":
+        try:
+            raw = zlib.decompress(raw)
+        except zlib.error:
+            # Raw deflate without the zlib header; or already inflated: decoded as text below.
+            with contextlib.suppress(zlib.error):
+                raw = zlib.decompress(raw, -zlib.MAX_WBITS)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        how = f"compressed with {encoding!r}" if encoding else "not UTF-8 text"
+        raise _Problem(
+            f"the body is {how}, which pytest-llm cannot decode; re-record it with vcrpy's "
+            "decode_compressed_response=True"
+        ) from None
+
+
+def _request_body(request: dict[str, Any], headers: list[tuple[str, str]]) -> Any:
+    if "parsed_body" in request:
+        return request["parsed_body"]
+    body = request.get("body")
+    if isinstance(body, dict) and set(body) == {"string"}:
+        body = body["string"]
+    if isinstance(body, bytes):
+        body = _bytes_text(body, headers)
+    if isinstance(body, str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body
+
+
+def _status(response: dict[str, Any]) -> int:
+    status = response.get("status", response.get("status_code"))
+    if isinstance(status, dict):
+        status = status.get("code")
+    try:
+        return int(status)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _Problem(f"the response has no usable status ({status!r})") from None
+
+
+def _answer(response: dict[str, Any], headers: list[tuple[str, str]]) -> dict[str, Any]:
+    """The answer as the recorder keeps it: exactly one of `body`, `events` or `text`."""
+    if "parsed_body" in response and not isinstance(response["parsed_body"], str | bytes):
+        return {"body": response["parsed_body"]}
+    raw = response.get("parsed_body")
+    if raw is None:
+        body = response.get("body")
+        raw = body.get("string") if isinstance(body, dict) else body
+    if raw is None:
+        raw = response.get("content")  # vcrpy's old httpx layout: the decoded text
+    if isinstance(raw, bytes):
+        raw = _bytes_text(raw, headers)
+    if raw is None or raw == "":
+        return {"body": None}
+    if not isinstance(raw, str):
+        return {"body": raw}  # a serializer that stored the JSON decoded under `body`
+    if "text/event-stream" in _header(headers, "content-type") and looks_like_sse(raw):
+        return {"events": parse_sse(raw)}
+    try:
+        return {"body": json.loads(raw)}
+    except ValueError:
+        pass
+    # No (or a wrong) content-type, as after hand edits: the text itself shows a stream.
+    if looks_like_sse(raw):
+        return {"events": parse_sse(raw)}
+    return {"text": raw}
+
+
+def _fix_content_type(
+    headers: list[tuple[str, str]], answer: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """Say what the stored answer is: recorded content-types are often stale or missing."""
+    content_type = _header(headers, "content-type")
+    if "events" in answer:
+        wanted = content_type if "text/event-stream" in content_type else "text/event-stream"
+    elif "body" in answer and answer["body"] is not None:
+        wanted = content_type if "json" in content_type else "application/json"
+    else:
+        return headers
+    if not content_type:
+        return [*headers, ("content-type", wanted)]
+    return [(k, wanted if k.lower() == "content-type" else v) for k, v in headers]
+
+
+def _recorded_at(headers: list[tuple[str, str]]) -> datetime | None:
+    date = _header(headers, "date")
+    if not date:
+        return None
+    try:
+        when = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
