@@ -104,6 +104,51 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--prices", type=Path, metavar="FILE", help=prices_help)
     stats.add_argument("--json", action="store_true", help=json_help)
+
+    diff = commands.add_parser(
+        "diff",
+        help="drift between two cassettes or folders of cassettes",
+        description="Compare the answers of NEW with those of OLD, call by call (files pair up "
+        "by relative path, calls by position): text similarity, JSON differences, schema "
+        "validity, token and cost deltas, served-model changes. The same report as the "
+        "plugin's --llm-report.",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD", help="the baseline cassette or folder")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the new cassette or folder")
+    diff.add_argument(
+        "--method", metavar="NAME", help="similarity method (default: the offline default)"
+    )
+    diff.add_argument(
+        "--min-score",
+        type=float,
+        metavar="X",
+        help="exit with 1 when a call scores below X (0-1)",
+    )
+    diff.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="also write the report to PATH (.json, .md or .html; repeatable)",
+    )
+    diff.add_argument("--prices", type=Path, metavar="FILE", help=prices_help)
+    diff.add_argument("--json", action="store_true", help=json_help)
+
+    prune = commands.add_parser(
+        "prune",
+        help="remove the interactions that the last pytest run did not use",
+        description="Remove from the cassettes under DIR the interactions that the last "
+        "pytest run loaded but did not use (pytest-llm keeps that record in .pytest_cache). "
+        "Cassettes that a failing or skipped test used are left alone; after a partial run "
+        "(-k, -m, deselected or stopped tests) prune refuses unless --force.",
+    )
+    prune.add_argument(
+        "dir", nargs="?", type=Path, metavar="DIR", help="default: ./cassettes if it exists, else ."
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
+    prune.add_argument("--force", action="store_true", help="prune after a partial run too")
+    prune.add_argument("--json", action="store_true", help=json_help)
     return parser
 
 
@@ -117,7 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return USAGE
-    handler = {"import": _import, "ls": _ls, "show": _show, "stats": _stats}[args.command]
+    handler = {
+        "import": _import,
+        "ls": _ls,
+        "show": _show,
+        "stats": _stats,
+        "diff": _diff,
+        "prune": _prune,
+    }[args.command]
     try:
         return handler(args)
     except UsageError as exc:
@@ -508,3 +560,107 @@ def _stats(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from pytest_llm import cassette_diff, report
+    from pytest_llm.drift import default_scorer
+    from pytest_llm.errors import CassetteError
+    from pytest_llm.similarity import available_methods
+
+    for path in (args.old, args.new):
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    if args.method is not None and args.method not in available_methods():
+        known = ", ".join(available_methods())
+        raise UsageError(f"--method {args.method}: unknown method; valid: {known}")
+    if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
+        raise UsageError(f"--min-score {args.min_score}: expected a number from 0 to 1")
+    for path in args.report:
+        if path.suffix.lower() not in report.REPORT_FORMATS:
+            valid = ", ".join(report.REPORT_FORMATS)
+            raise UsageError(f"--report {path}: unknown format; valid suffixes: {valid}")
+    try:
+        result = cassette_diff.diff(
+            args.old, args.new, default_scorer(args.method), _prices(args.prices)
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except CassetteError as exc:
+        _error("diff", str(exc))
+        return PROBLEM
+    for path in args.report:
+        report.write(path, result.tests)
+    below = [
+        (test["nodeid"], index)
+        for test in result.tests
+        for index, call in enumerate(test["calls"])
+        if args.min_score is not None
+        and call["drift"] is not None
+        and call["drift"]["score"] < args.min_score
+    ]
+    if args.json:
+        document = report.document(result.tests)
+        document["only_old"], document["only_new"] = result.only_old, result.only_new
+        _emit_json(document)
+    else:
+        lines = report.drift_lines(result.tests, args.min_score)
+        print("\n".join(lines) if lines else "no calls to compare")
+        for label, names in (("only in OLD", result.only_old), ("only in NEW", result.only_new)):
+            for name in names:
+                print(f"{label}: {name}")
+        for path in args.report:
+            print(f"report written: {path}")
+    return PROBLEM if below else OK
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from pytest_llm import pruning
+    from pytest_llm.errors import CassetteError
+
+    root = _root(args.dir)
+    found = pruning.find_record(Path.cwd())
+    if found is None:
+        raise UsageError(
+            "no record of a pytest run here (.pytest_cache/v/pytest-llm/usage); run the whole "
+            "test suite first, from this folder"
+        )
+    try:
+        record = pruning.read_record(found)
+    except ValueError as exc:
+        _error("prune", str(exc))
+        return PROBLEM
+    if record.get("partial") and not args.force:
+        raise UsageError(
+            "the last run was partial (tests were deselected or it stopped early), so "
+            "interactions of tests it did not run would look unused; run the whole suite, "
+            "or pass --force"
+        )
+    try:
+        plans = pruning.plan(record, root)
+    except CassetteError as exc:
+        _error("prune", str(exc))
+        return PROBLEM
+    removed: dict[str, int] = {}
+    for item in plans:
+        if item.skipped or not item.unused:
+            continue
+        removed[display(item.path)] = len(item.unused) if args.dry_run else pruning.apply(item)
+    if args.json:
+        _emit_json(
+            {
+                "dry_run": args.dry_run,
+                "removed": removed,
+                "skipped": {display(i.path): i.skipped for i in plans if i.skipped},
+            }
+        )
+        return OK
+    verb = "would remove" if args.dry_run else "removed"
+    for name, count in removed.items():
+        print(f"{verb} {count} unused interaction(s) from {name}")
+    for item in plans:
+        if item.skipped:
+            print(f"left {display(item.path)} alone: {item.skipped}")
+    if not removed:
+        print("nothing to prune: the last run used every interaction it loaded")
+    return OK

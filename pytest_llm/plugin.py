@@ -431,6 +431,18 @@ class _Hooks:
                 pytest.fail(message, pytrace=False)
         return result
 
+    def _save_usage(self, session: pytest.Session) -> None:
+        """Leave what this run used in pytest's cache, for `pytest-llm prune`."""
+        cache = getattr(self.config, "cache", None)
+        state = self.state
+        if cache is None or not (state.known or state.tainted):
+            return
+        from pytest_llm import pruning
+
+        partial = state.partial or bool(session.shouldstop) or bool(session.shouldfail)
+        record = pruning.payload(state.known, state.used, state.tainted, partial=partial)
+        cache.set(pruning.CACHE_KEY, record)
+
     def _check_drift(self, recorder: Any, min_score: float) -> None:
         if not recorder.baseline or not recorder.calls:
             return
@@ -481,10 +493,14 @@ class _Hooks:
         for path in self.config.stash.get(_REPORTS, []):
             terminalreporter.write_line(f"report written: {path}")
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.state.partial = True
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not hasattr(self.config, "workerinput"):  # the controller writes, once
             for path in self.config.stash.get(_REPORTS, []):
                 report.write(path, self.state.tests)
+            self._save_usage(session)
         if self.state.strict and self.state.unused() and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

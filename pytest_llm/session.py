@@ -37,6 +37,9 @@ class RunState:
     replayed: int = 0
     recorded: int = 0
     written: set[Path] = field(default_factory=set)
+    # cassettes that a test which did not pass used: prune leaves them alone
+    tainted: set[Path] = field(default_factory=set)
+    partial: bool = False  # some tests were deselected or the run stopped early
     prices: PriceTable = field(default_factory=default_table)
     model_map: dict[str, str] = field(default_factory=dict)
     similarity_method: str | None = None
@@ -79,6 +82,8 @@ class RunState:
         if passed:
             self.used.setdefault(path, set()).update(recorder.used)
             self.known.setdefault(path, set()).update(identity(i) for i in cassette.interactions)
+        else:
+            self.tainted.add(path)
 
     def compare(self, recorder: Recorder) -> list[dict[str, Any] | None]:
         """Drift of the test's calls against its baseline, kept on the recorder."""

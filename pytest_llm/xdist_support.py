@@ -24,6 +24,8 @@ class XdistHooks:
             "recorded": state.recorded,
             "written": [str(p) for p in state.written],
             "tests": state.tests,
+            "tainted": [str(p) for p in state.tainted],
+            "partial": state.partial,
             "used": {str(p): sorted(map(list, ids)) for p, ids in state.used.items()},
             "known": {str(p): sorted(map(list, ids)) for p, ids in state.known.items()},
         }
@@ -37,6 +39,8 @@ class XdistHooks:
         state.recorded += data["recorded"]
         state.written.update(Path(p) for p in data["written"])
         state.tests.extend(data.get("tests", []))
+        state.tainted.update(Path(p) for p in data.get("tainted", []))
+        state.partial = state.partial or bool(data.get("partial"))
         for target, source in ((state.used, data["used"]), (state.known, data["known"])):
             for path, ids in source.items():
                 target.setdefault(Path(path), set()).update((a, b) for a, b in ids)
