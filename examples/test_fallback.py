@@ -42,7 +42,7 @@ def test_a_primary_that_stays_down_falls_back_to_anthropic(llm, openai_client, a
 @pytest.mark.llm_faults("timeout", times=3, model=PRIMARY)
 @pytest.mark.llm_faults("overloaded", times=3, provider="anthropic")
 def test_when_both_are_down_the_caller_gets_one_clear_error(llm, openai_client, anthropic_client):
-    with pytest.raises(AllProvidersDown, match="APITimeoutError.*OverloadedError") as raised:
+    with pytest.raises(AllProvidersDown, match=r"APITimeoutError.*OverloadedError") as raised:
         answer(openai_client, anthropic_client, QUESTION)
 
     assert isinstance(raised.value.__cause__, anthropic.OverloadedError)

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llm import store
+from pytest_llm.errors import CassetteError
 from pytest_llm.keys import make_key
+from pytest_llm.paths import display
 from pytest_llm.providers import recognize_path
 
 Identity = tuple[str, str]
@@ -95,22 +97,45 @@ class Cassette:
             index.setdefault(key, []).append(len(self.interactions) - 1)
 
     def save(self) -> None:
-        """Write the file, keeping what other processes wrote to it since we read it."""
+        """Write the file, keeping what other processes wrote to it since we read it.
+
+        Raises CassetteError when the file cannot be written; the file on disk and what
+        this cassette holds in memory are left as they were, so a later save may succeed.
+        """
         if not self.dirty:
             return
-        with store.locked(self.path.parent):
-            on_disk = store.read(self.path) or []
-            disk_ids = {identity(i) for i in on_disk}
-            merged = [i for i in on_disk if identity(i) not in self._dropped]
-            merged += [
-                i
-                for i in self.interactions
-                if identity(i) in self._added and identity(i) not in disk_ids
-            ]
-            store.write_atomic(self.path, store.dumps(store.document(merged)))
+        try:
+            with store.locked(self.path.parent):
+                # Temporary files of writers killed mid-save (under this same lock).
+                store.remove_stale_temps(self.path)
+                on_disk = store.read(self.path) or []
+                disk_ids = {identity(i) for i in on_disk}
+                merged = [i for i in on_disk if identity(i) not in self._dropped]
+                merged += [
+                    i
+                    for i in self.interactions
+                    if identity(i) in self._added and identity(i) not in disk_ids
+                ]
+                store.write_atomic(self.path, store.dumps(store.document(merged)))
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from None
         # `existed` keeps its value from the start of the run: record mode `once`
         # goes on recording into a cassette that this run created.
         self.interactions = merged
         self._added.clear()
         self._dropped.clear()
         self._indexes.clear()
+
+
+def _unwritable(path: Path, exc: OSError) -> CassetteError:
+    """The error for a cassette that cannot be written, naming the folder at fault."""
+    where = Path(exc.filename) if exc.filename else path.parent
+    if where.name.startswith(f".{path.name}."):  # our temporary file: its folder is at fault
+        where = where.parent
+    return CassetteError(
+        path,
+        f"cannot write it: {display(where)} is not writable ({exc.strerror or exc}); "
+        "the calls this test recorded are not saved",
+        fix="make that folder writable, or record into another one with "
+        "--llm-cassette-dir=DIR (ini llm_cassette_dir)",
+    )

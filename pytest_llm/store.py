@@ -1,9 +1,19 @@
-"""Cassette files: safe YAML load, readable dump, atomic and parallel-safe save."""
+"""Cassette files: safe YAML load, readable dump, atomic and parallel-safe save.
+
+Loading is defensive because a cassette is input that anyone can edit or break: it
+never executes code (safe loader), reads at most MAX_CASSETTE_BYTES, refuses the YAML
+features that JSON data never needs and that PyYAML handles unsafely or silently
+(aliases, which make "billion laughs" bombs; duplicate keys, of which PyYAML keeps the
+last; non-text keys; tags for binary, sets and timestamps), bounds nesting, and turns
+every problem into one CassetteError naming the file and line.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +25,116 @@ from pytest_llm.errors import CassetteError
 
 FORMAT_VERSION = 1
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Far above any real recording (a long chat with big answers is tens of kB per call), and
+# low enough that a runaway or hostile file fails at once instead of eating memory and time.
+MAX_CASSETTE_BYTES = 64 * 1024 * 1024
+# JSON bodies nest a few levels, deep JSON schemas a few dozen; the code that keys and
+# replays a request recurses, so a bound keeps a hostile file from exhausting the stack.
+MAX_DEPTH = 100
+
+_RESTORE = "restore it from version control, or delete it and re-record with --llm-record=once"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _problem(message: str, node: yaml.Node) -> yaml.constructor.ConstructorError:
+    return yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The safe loader, restricted to the JSON data a cassette holds."""
+
+    def get_single_node(self) -> yaml.Node | None:
+        node: yaml.Node | None = super().get_single_node()
+        if node is not None:
+            _check_graph(node)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as exc:
+            # PyYAML lets these escape for scalars it cannot convert: `!!int x`,
+            # `2001-02-30`, an int of 5000 digits.
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            detail = "" if isinstance(exc, LookupError) else f" ({exc})"
+            raise _problem(f"cannot read {node.value!r} as {kind}{detail}", node) from None
+
+
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    raise _problem(f"the tag {node.tag} is not allowed: a cassette holds JSON data", node)
+
+
+def _text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # An unquoted date is text in JSON; as a datetime it could not be replayed.
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse_tag)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _text)
+
+
+def _check_graph(root: yaml.Node) -> None:
+    """Refuse aliases, deep nesting, and mapping keys that are not unique text."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            # The composer hands out the anchored node again for each alias; its
+            # position is the anchor's (the alias's own position is not kept).
+            raise _problem(
+                f"YAML aliases are not allowed: the value anchored at line {_line(node)} is "
+                "used again (pytest-llm never writes anchors or aliases)",
+                node,
+            )
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise _problem(f"nested deeper than {MAX_DEPTH} levels", node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag != _STR_TAG:
+                    raise _problem(
+                        "a mapping key must be text, as in JSON; found "
+                        f"{_describe(key)} (quote it if it is meant as text)",
+                        key,
+                    )
+                if key.value in first_line:
+                    raise _problem(
+                        f"duplicate key {key.value!r} (first at line {first_line[key.value]}); "
+                        "YAML would silently keep only the last one",
+                        key,
+                    )
+                first_line[key.value] = _line(key)
+                stack.append((value, depth + 1))
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        kind = "merge key" if node.tag.endswith(":merge") else node.tag.rsplit(":", 1)[-1]
+        return f"{kind} {node.value!r}"
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
 
 
 class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
     """Multi-line text as `|` blocks so a reviewer reads answers as plain text in a diff."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        # An object referenced twice (an event reused in an assembled message) would
+        # otherwise be written as &id001 / *id001, which the loader refuses.
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -50,34 +164,72 @@ def dumps(document: dict[str, Any]) -> str:
     return _HEADER + body
 
 
+def _too_big(path: Path, size: int) -> CassetteError:
+    return CassetteError(
+        path,
+        f"it is {size / 1_048_576:.1f} MB, over the {MAX_CASSETTE_BYTES // 1_048_576} MB "
+        "that pytest-llm reads from one cassette",
+        fix="this is not a recording pytest-llm wrote: check what produced it, and " + _RESTORE,
+    )
+
+
+def _parse(text: str, path: Path) -> tuple[Any, dict[str, int]]:
+    """The document, and the lines of its parts that later checks name (`version`, `#0`...)."""
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            return (loader.construct_document(node), _lines(node)) if node else (None, {})
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or str(exc).splitlines()[0]
+        line = mark.line + 1 if mark is not None else None
+    except yaml.reader.ReaderError as exc:  # control characters, before any mark exists
+        character = exc.character
+        shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
+        problem = f"the character {shown} is not allowed in YAML"
+        line = text[: exc.position].count("\n") + 1
+    except yaml.YAMLError as exc:
+        problem, line = str(exc).splitlines()[0], None
+    except RecursionError:  # the pure-Python parser, when libyaml is not installed
+        problem, line = f"nested deeper than {MAX_DEPTH} levels", None
+    except Exception as exc:  # a last net: any other loader failure is still the file's
+        problem, line = f"{type(exc).__name__}: {exc}", None
+    raise CassetteError(path, f"not valid cassette YAML ({problem})", line=line, fix=_RESTORE)
+
+
+def _lines(root: yaml.Node) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            lines[key.value] = _line(value)
+            if key.value == "interactions" and isinstance(value, yaml.SequenceNode):
+                lines |= {f"#{n}": _line(item) for n, item in enumerate(value.value)}
+    return lines
+
+
 def loads(text: str, path: Path) -> list[dict[str, Any]]:
     """The interactions of a cassette's text; CassetteError for anything unexpected."""
-    try:
-        document = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CassetteError(
-            path,
-            f"not valid cassette YAML ({problem})",
-            line=line,
-            fix="restore it from version control, or delete it and re-record "
-            "with --llm-record=once",
-        ) from None
+    if len(text) > MAX_CASSETTE_BYTES:  # characters: at most as many as bytes
+        raise _too_big(path, len(text))
+    document, lines = _parse(text, path)
     if document is None:
         return []
     if not isinstance(document, dict) or not isinstance(document.get("interactions", []), list):
         raise CassetteError(
             path,
             "expected a mapping with an 'interactions' list",
+            line=lines.get("interactions"),
             fix="for a vcrpy / pytest-recording cassette, convert it with: pytest-llm import FILE",
         )
     version = document.get("version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # `true == 1` in Python
         raise CassetteError(
             path,
             f"unknown cassette format version {version!r} (this pytest-llm reads {FORMAT_VERSION})",
+            line=lines.get("version"),
             fix="upgrade pytest-llm, or re-record the cassette",
         )
     interactions: list[dict[str, Any]] = document.get("interactions") or []
@@ -85,12 +237,23 @@ def loads(text: str, path: Path) -> list[dict[str, Any]]:
         problem = _check_interaction(interaction)
         if problem:
             raise CassetteError(
-                path, f"interaction #{number}: {problem}", fix="restore it or re-record"
+                path,
+                f"interaction #{number}: {problem}",
+                line=lines.get(f"#{number}"),
+                fix=_RESTORE,
             )
     return interactions
 
 
+_NUMBER = (int, float)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool)
+
+
 def _check_interaction(interaction: Any) -> str:
+    """What the replay path would trip over in one interaction ("" when nothing)."""
     if not isinstance(interaction, dict):
         return f"expected a mapping, found {type(interaction).__name__}"
     request, response = interaction.get("request"), interaction.get("response")
@@ -98,27 +261,61 @@ def _check_interaction(interaction: Any) -> str:
         return "request.path is missing"
     if not isinstance(request.get("body"), dict):
         return "request.body must be the decoded JSON request (a mapping)"
-    if not isinstance(response, dict) or not isinstance(response.get("status"), int):
+    if not isinstance(request.get("query", ""), str):
+        return "request.query must be text"
+    if not isinstance(response, dict) or type(response.get("status")) is not int:
         return "response.status is missing"
+    for part, parts in (("request", request), ("response", response)):
+        if not isinstance(parts.get("headers") or {}, dict):
+            return f"{part}.headers must be a mapping"
+    if "events" in response:
+        events = response["events"]
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            return "response.events must be a list of mappings (one per stream event)"
+        if "final" not in response:
+            return "response.final is missing (the message assembled from the events)"
+    if not isinstance(response.get("text", ""), str):
+        return "response.text must be text"
+    for field in ("latency_s", "ttft_s"):
+        value = interaction.get(field)
+        if value is not None and not _is_number(value):
+            return f"{field} must be a number of seconds, found {value!r}"
+    for field in ("key", "provider", "model", "served_model", "recorded_at"):
+        value = interaction.get(field)
+        if value is not None and not isinstance(value, str):
+            return f"{field} must be text, found {value!r}"
     return ""
 
 
 def read(path: Path) -> list[dict[str, Any]] | None:
     """The interactions stored at `path`, or None when there is no file."""
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CassetteError(path, f"cannot read it ({exc.strerror})") from None
+        raise CassetteError(path, f"cannot read it ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise CassetteError(
-            path, "not UTF-8 text", line=line, fix="restore it or re-record"
-        ) from None
+        raise CassetteError(path, "not UTF-8 text", line=line, fix=_RESTORE) from None
     return loads(text, path)
+
+
+def _read_bounded(path: Path) -> bytes:
+    # O_NONBLOCK: opening a FIFO planted as a cassette must not hang the run.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # a device such as /dev/zero never ends
+            raise CassetteError(path, "not a regular file", fix=_RESTORE)
+        if info.st_size > MAX_CASSETTE_BYTES:
+            raise _too_big(path, info.st_size)
+        raw = handle.read(MAX_CASSETTE_BYTES + 1)  # the file may have grown since fstat
+    if len(raw) > MAX_CASSETTE_BYTES:
+        raise _too_big(path, len(raw))
+    return raw
 
 
 def document(interactions: list[dict[str, Any]]) -> dict[str, Any]:
@@ -126,10 +323,17 @@ def document(interactions: list[dict[str, Any]]) -> dict[str, Any]:
     return {"version": FORMAT_VERSION, "interactions": interactions}
 
 
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace `path` with `text` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -141,13 +345,44 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    # The rename lives in the directory: without this a power cut could bring back the
+    # old file (or none) even though the new one was complete. Not possible on Windows.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temporary files that killed writers of `path` left; the paths removed.
+
+    Only safe under `locked(path.parent)`: every pytest-llm writer of a cassette holds that
+    lock from before it creates its temporary file until after it renames it, so a
+    temporary file seen under the lock belongs to a writer that died.
+    """
+    pattern = re.compile(re.escape(_temp_prefix(path)) + r"[A-Za-z0-9_]+" + re.escape(_TEMP_SUFFIX))
+    removed: list[Path] = []
+    with contextlib.suppress(OSError):  # a missing directory has nothing to clean
+        for entry in path.parent.iterdir():
+            if pattern.fullmatch(entry.name) and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
 
 
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """Serialise writers of one cassette directory across processes (pytest-xdist workers).
 
-    Locking the directory itself leaves no lock files behind in the user's tree.
+    Locking the directory itself leaves no lock files behind in the user's tree. The
+    kernel drops the lock of a killed process, so a crash never leaves it held.
     """
     directory.mkdir(parents=True, exist_ok=True)
     try:
