@@ -1,12 +1,25 @@
-"""pytest-llm: record and replay OpenAI and Anthropic SDK calls in pytest."""
+"""pytest-llm: record and replay OpenAI and Anthropic SDK calls in pytest.
+
+The public names load on first use (PEP 562): pytest imports this package for the plugin in
+every run, and a project that never calls an assertion should not pay for importing them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from pytest_llm._version import __version__
-from pytest_llm.budget import assert_token_budget
-from pytest_llm.calls import LLM, LLMCall
-from pytest_llm.errors import CassetteError
-from pytest_llm.json_schema import assert_json_schema
-from pytest_llm.tokens import assert_fits_context, count_tokens
-from pytest_llm.usage import ToolCall, Usage
+
+if TYPE_CHECKING:
+    from pytest_llm.budget import assert_token_budget
+    from pytest_llm.calls import LLM, LLMCall
+    from pytest_llm.drift import assert_no_drift
+    from pytest_llm.errors import CassetteError
+    from pytest_llm.json_schema import assert_json_schema
+    from pytest_llm.similarity import assert_similar
+    from pytest_llm.tokens import assert_fits_context, count_tokens
+    from pytest_llm.usage import ToolCall, Usage
 
 __all__ = [
     "LLM",
@@ -17,6 +30,35 @@ __all__ = [
     "__version__",
     "assert_fits_context",
     "assert_json_schema",
+    "assert_no_drift",
+    "assert_similar",
     "assert_token_budget",
     "count_tokens",
 ]
+
+_HOMES = {
+    "LLM": "pytest_llm.calls",
+    "LLMCall": "pytest_llm.calls",
+    "CassetteError": "pytest_llm.errors",
+    "ToolCall": "pytest_llm.usage",
+    "Usage": "pytest_llm.usage",
+    "assert_fits_context": "pytest_llm.tokens",
+    "assert_json_schema": "pytest_llm.json_schema",
+    "assert_no_drift": "pytest_llm.drift",
+    "assert_similar": "pytest_llm.similarity",
+    "assert_token_budget": "pytest_llm.budget",
+    "count_tokens": "pytest_llm.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pytest_llm' has no attribute {name!r}")
+    value = getattr(import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -62,6 +62,28 @@ def structured(call: _Call) -> Any:
     return None
 
 
+def _leaves(value: Any, path: str = "$") -> dict[str, Any]:
+    if isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for key, item in value.items():
+            found.update(_leaves(item, f"{path}.{key}"))
+        return found or {path: {}}
+    if isinstance(value, list):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_leaves(item, f"{path}[{index}]"))
+        return found or {path: []}
+    return {path: value}
+
+
+def leaf_agreement(old: Any, new: Any) -> float:
+    """The share of JSON leaves (paths to scalar values) present in both with equal values."""
+    before, after = _leaves(old), _leaves(new)
+    paths = set(before) | set(after)
+    same = sum(1 for p in paths if p in before and p in after and before[p] == after[p])
+    return same / len(paths) if paths else 1.0
+
+
 def _json_path(path: list[Any]) -> str:
     out = "$"
     for part in path:
@@ -115,10 +137,13 @@ def schema_valid(call: _Call) -> bool | None:
 def compare(call: _Call, base: _Call, scorer: Scorer) -> dict[str, Any]:
     """The drift entry of one call against its baseline."""
     old_json, new_json = structured(base), structured(call)
-    if call.text or base.text:
+    if old_json is not None and new_json is not None:
+        # Structured output is compared by its values, not by the wording of its JSON text.
+        score, method = leaf_agreement(old_json, new_json), "json-leaves"
+    elif call.text or base.text:
         score, method = scorer(call.text, base.text)
     elif old_json is not None or new_json is not None:
-        score, method = (1.0 if old_json == new_json else 0.0), "json-equality"
+        score, method = 0.0, "json-leaves"
     else:
         score, method = 1.0, "empty"
     cost_delta = None

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FAULTS = ("rate_limit", "server_error", "overloaded", "timeout", "connection_error", "stream_cut")
+from pytest_llm.settings import FAULTS
+
 # Answered with an HTTP status; the others are transport exceptions or a cut stream.
 HTTP_FAULTS = frozenset({"rate_limit", "server_error", "overloaded"})
 MARKER_KEYWORDS = ("times", "model", "provider", "at")

@@ -13,10 +13,12 @@ from typing import Any
 
 from pytest_llm.budget import usd
 from pytest_llm.calls import LLMCall
+from pytest_llm.settings import REPORT_FORMATS
 from pytest_llm.store import write_atomic
 
+__all__ = ["REPORT_FORMATS", "document", "test_record", "write"]
+
 REPORT_VERSION = 1
-REPORT_FORMATS = (".json", ".md", ".html")
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
 _DRIFT_ROWS = 10

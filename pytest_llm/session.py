@@ -15,8 +15,9 @@ from pytest_llm.paths import display
 from pytest_llm.prices import PriceTable, default_table
 from pytest_llm.recorder import Recorder
 from pytest_llm.scrub import Scrubber
-from pytest_llm.settings import RecordMode, ReplayTiming, Settings
-from pytest_llm.transport import _KEY_ENV, PLACEHOLDER_KEY, Interceptor
+from pytest_llm.settings import KEY_ENV as _KEY_ENV
+from pytest_llm.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
+from pytest_llm.transport import Interceptor
 
 
 @dataclass

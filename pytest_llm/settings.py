@@ -6,6 +6,14 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+# Names the plugin needs at load time live here, in a module that imports nothing heavy.
+FAULTS = ("rate_limit", "server_error", "overloaded", "timeout", "connection_error", "stream_cut")
+REPORT_FORMATS = (".json", ".md", ".html")
+# Put in the environment when no key is set, so clients can be built in replay; never sent
+# to a provider (see transport.PendingCall.check_can_send).
+PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
+KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
 
 class RecordMode(enum.Enum):
     """What happens to a call that the cassette has, or lacks."""

@@ -30,12 +30,9 @@ from pytest_llm.recording import (
     replay_headers,
     sdk_version,
 )
-from pytest_llm.settings import ReplayTiming
+from pytest_llm.settings import KEY_ENV as _KEY_ENV
+from pytest_llm.settings import PLACEHOLDER_KEY, ReplayTiming
 
-# Put in the environment when no key is set, so clients can be built in replay;
-# never sent to a provider (see PendingCall.check_can_send).
-PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
-_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
 _INJECTED = " (injected by pytest-llm)"
 _CUT_MESSAGE = "peer closed connection without sending complete message body" + _INJECTED

@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pytest_llm.session import RunState
+if TYPE_CHECKING:
+    from pytest_llm.session import RunState
+
+
+class _Hooks(Protocol):
+    partial: bool
+
+    @property
+    def started(self) -> bool: ...
+
+    @property
+    def state(self) -> RunState: ...
 
 
 class XdistHooks:
     """Registered only when pytest-xdist is installed (its hooks exist only then)."""
 
-    def __init__(self, state: RunState) -> None:
-        self.state = state
+    def __init__(self, hooks: _Hooks) -> None:
+        self.hooks = hooks
 
     def pytest_sessionfinish(self, session: Any) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)
-        if workeroutput is None:
+        if workeroutput is None or not (self.hooks.started or self.hooks.partial):
             return
-        state = self.state
+        state = self.hooks.state
         workeroutput["pytest_llm"] = {
             "replayed": state.replayed,
             "recorded": state.recorded,
             "written": [str(p) for p in state.written],
             "tests": state.tests,
             "tainted": [str(p) for p in state.tainted],
-            "partial": state.partial,
+            "partial": state.partial or self.hooks.partial,
             "used": {str(p): sorted(map(list, ids)) for p, ids in state.used.items()},
             "known": {str(p): sorted(map(list, ids)) for p, ids in state.known.items()},
         }
@@ -34,7 +45,7 @@ class XdistHooks:
         data = getattr(node, "workeroutput", {}).get("pytest_llm")
         if not data:
             return
-        state = self.state
+        state = self.hooks.state
         state.replayed += data["replayed"]
         state.recorded += data["recorded"]
         state.written.update(Path(p) for p in data["written"])

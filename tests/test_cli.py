@@ -66,8 +66,10 @@ def test_no_subcommand_or_a_bad_option_is_a_usage_error(
     assert code == 2 and "usage: pytest-llm" in err
     code, _, err = run(capsys, "ls", "--colour")
     assert code == 2 and "unrecognized arguments: --colour" in err
+    code, _, err = run(capsys, "merge", "a", "b")
+    assert code == 2 and "invalid choice: 'merge'" in err
     code, _, err = run(capsys, "diff", "a", "b")
-    assert code == 2 and "invalid choice: 'diff'" in err
+    assert code == 2 and "pytest-llm diff: a: no such file or folder" in err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,9 +127,11 @@ def test_a_drift_threshold_fails_the_test_and_still_writes_the_new_answers(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*pytest-llm: 1 answer(s) drifted below --llm-drift-min-score=0.999 against the "
+            "*pytest-llm: 2 answer(s) drifted below --llm-drift-min-score=0.999 against the "
             "baseline (the new answers were still recorded):",
             "*[[]0] score 0.* gpt-4o-mini -> gpt-4.1-mini, tokens +0, cost *",
+            "*[[]1] score 0.000 (json-leaves), gpt-4o-mini -> gpt-4.1-mini, tokens +0, cost *, "
+            "2 JSON change(s)",
         ]
     )
     cassette = pytester.path / "cassettes" / "test_app" / "test_answer.yaml"
@@ -248,9 +250,9 @@ def test_tool_calls_are_compared_by_their_arguments() -> None:
         )
 
     same = compare(call("a", "Paris"), call("b", "Paris"), lambda x, y: (0.0, "unused"))
-    assert (same["score"], same["method"], same["json_diff"]) == (1.0, "json-equality", [])
+    assert (same["score"], same["method"], same["json_diff"]) == (1.0, "json-leaves", [])
     moved = compare(call("a", "Lyon"), call("b", "Paris"), lambda x, y: (0.0, "unused"))
-    assert moved["score"] == 0.0
+    assert moved["score"] == 0.5  # the tool name kept, its one argument changed
     assert moved["json_diff"] == [
         {"path": "$[0].arguments.city", "change": "values changed", "old": "Paris", "new": "Lyon"}
     ]
