@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from router import CHEAP, STRONG, answer
 
 
@@ -11,5 +12,9 @@ def test_questions_reach_the_right_model(llm, openai_client):
 
     assert [c.model for c in llm.calls] == [CHEAP, STRONG]
     assert all(c.text for c in llm.calls)
-    cheap = llm.calls[0]
+    cheap, strong = llm.calls
     assert cheap.usage.input_tokens < 60
+    # What each path cost live, from recorded usage and the packaged prices.
+    assert cheap.cost_usd is not None and strong.cost_usd is not None
+    assert cheap.cost_usd < strong.cost_usd
+    assert llm.cost_usd == pytest.approx(cheap.cost_usd + strong.cost_usd)

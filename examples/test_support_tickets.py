@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import jsonschema
 import pytest
 from support_tickets import TICKET_SCHEMA, extract_ticket
+
+from pytest_llm import assert_json_schema, assert_token_budget
 
 MESSAGES = [
     "I was charged twice for my subscription this month. Please refund one payment.",
@@ -17,8 +18,7 @@ MESSAGES = [
 def test_ticket_matches_the_schema(llm, openai_client, message):
     ticket = extract_ticket(openai_client, message)
 
-    jsonschema.validate(ticket, TICKET_SCHEMA)
+    assert_json_schema(llm.calls[0])  # the schema the request declared
+    assert_json_schema(ticket, TICKET_SCHEMA)  # and what the application returned
     assert ticket["summary"].strip()
-    call = llm.calls[0]
-    assert call.request["response_format"]["type"] == "json_schema"
-    assert call.usage.total_tokens < 400  # the prompt must stay cheap
+    assert_token_budget(llm, max_total_tokens=400, max_cost_usd=0.0005)  # the prompt stays cheap
