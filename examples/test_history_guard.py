@@ -25,7 +25,7 @@ def long_session(turns: int) -> list[dict[str, str]]:
 def test_the_guard_keeps_the_system_prompt_and_the_newest_turns():
     history = long_session(600)
     assert count_tokens(history, MODEL) > 16_385  # more than gpt-3.5-turbo's whole window
-    with pytest.raises(AssertionError, match="exceeds the 16,385-token window of gpt-3.5-turbo"):
+    with pytest.raises(AssertionError, match=r"exceeds the 16,385-token window of gpt-3\.5-turbo"):
         assert_fits_context(history, "gpt-3.5-turbo", reserve_output_tokens=80)
 
     trimmed = trim(history)
