@@ -153,9 +153,9 @@ def _histogram(scores: list[float]) -> str:
     for score in scores:
         counts[min(int(score * _BUCKETS), _BUCKETS - 1)] += 1
     top = max(counts) or 1
-    width, height, bar = 420, 120, 36
+    width, height, bar, top_pad = 420, 120, 36, 14
     parts = [
-        f'<svg width="{width}" height="{height + 30}" '
+        f'<svg width="{width}" height="{height + top_pad + 20}" '
         'role="img" aria-label="distribution of drift scores">'
     ]
     for i, count in enumerate(counts):
@@ -163,12 +163,12 @@ def _histogram(scores: list[float]) -> str:
         x = 10 + i * (bar + 4)
         colour = "#b42318" if i < 5 else ("#bf8700" if i < 8 else "#1a7f37")
         parts.append(
-            f'<rect x="{x}" y="{height - h}" width="{bar}" height="{h}" fill="{colour}">'
+            f'<rect x="{x}" y="{top_pad + height - h}" width="{bar}" height="{h}" fill="{colour}">'
             f"<title>{i / 10:.1f}-{(i + 1) / 10:.1f}: {count}</title></rect>"
         )
-        parts.append(f'<text x="{x + 4}" y="{height + 14}">{i / 10:.1f}</text>')
+        parts.append(f'<text x="{x + 4}" y="{top_pad + height + 14}">{i / 10:.1f}</text>')
         if count:
-            parts.append(f'<text x="{x + 12}" y="{height - h - 3}">{count}</text>')
+            parts.append(f'<text x="{x + 12}" y="{top_pad + height - h - 3}">{count}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
