@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,18 @@ class Cassette:
         self._indexes: dict[frozenset[str], dict[str, list[int]]] = {}
 
     @classmethod
-    def load(cls, path: Path) -> Cassette:
-        """The cassette at `path` (empty when the file does not exist yet)."""
-        return cls(path, store.read(path))
+    def load(cls, path: Path, *, run_started: float | None = None) -> Cassette:
+        """The cassette at `path` (empty when the file does not exist yet).
+
+        `run_started` (a time.time() of the run's start, taken once for all pytest-xdist
+        workers) makes a file that this very run created count as not having existed:
+        record mode `once` then goes on recording into it from every worker.
+        """
+        interactions = store.read(path)
+        cassette = cls(path, interactions)
+        if interactions is not None and run_started is not None:
+            cassette.existed = not _created_since(path, interactions, run_started)
+        return cassette
 
     @property
     def dirty(self) -> bool:
@@ -96,8 +106,13 @@ class Cassette:
             key = interaction_key(interaction, match_on)
             index.setdefault(key, []).append(len(self.interactions) - 1)
 
-    def save(self) -> None:
+    def save(self, *, keep_replaced: bool = False) -> None:
         """Write the file, keeping what other processes wrote to it since we read it.
+
+        `keep_replaced` is for a test that failed: what `rewrite` or `all` set out to
+        replace stays in the file, behind the new recordings (which replay first), until
+        a test that passes saves this cassette. A half-done re-recording never loses the
+        previous one, and what was paid for is kept.
 
         Raises CassetteError when the file cannot be written; the file on disk and what
         this cassette holds in memory are left as they were, so a later save may succeed.
@@ -116,6 +131,8 @@ class Cassette:
                     for i in self.interactions
                     if identity(i) in self._added and identity(i) not in disk_ids
                 ]
+                if keep_replaced:
+                    merged += [i for i in on_disk if identity(i) in self._dropped]
                 store.write_atomic(self.path, store.dumps(store.document(merged)))
         except OSError as exc:
             raise _unwritable(self.path, exc) from None
@@ -123,19 +140,44 @@ class Cassette:
         # goes on recording into a cassette that this run created.
         self.interactions = merged
         self._added.clear()
-        self._dropped.clear()
+        if not keep_replaced:
+            self._dropped.clear()
         self._indexes.clear()
+
+
+def _created_since(path: Path, interactions: list[dict[str, Any]], moment: float) -> bool:
+    """Whether the file and everything in it were written at or after `moment`.
+
+    A file that existed before may have been rewritten since (a test with another record
+    mode shares it), but then it still holds interactions recorded before `moment`.
+    """
+    try:
+        if path.stat().st_mtime < moment:
+            return False
+    except OSError:
+        return False
+    for interaction in interactions:
+        try:
+            recorded = datetime.fromisoformat(str(interaction.get("recorded_at"))).timestamp()
+        except (ValueError, OverflowError, OSError):  # hand-written or missing: an old one
+            return False
+        if recorded < moment:
+            return False
+    return True
 
 
 def _unwritable(path: Path, exc: OSError) -> CassetteError:
     """The error for a cassette that cannot be written, naming the folder at fault."""
     where = Path(exc.filename) if exc.filename else path.parent
-    if where.name.startswith(f".{path.name}."):  # our temporary file: its folder is at fault
+    while not where.exists() and where != where.parent:  # mkdir: the parent refused it
         where = where.parent
+    if where.is_dir():
+        problem = f"{display(where)} is not writable ({exc.strerror or exc})"
+    else:  # a file where a folder should be
+        problem = f"{display(where)} is a file, not a folder"
     return CassetteError(
         path,
-        f"cannot write it: {display(where)} is not writable ({exc.strerror or exc}); "
-        "the calls this test recorded are not saved",
+        f"cannot write it: {problem}; the calls this test recorded are not saved",
         fix="make that folder writable, or record into another one with "
         "--llm-cassette-dir=DIR (ini llm_cassette_dir)",
     )

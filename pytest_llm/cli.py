@@ -305,7 +305,8 @@ def _import(args: argparse.Namespace) -> int:
         except VcrImportError as exc:
             failed.append({"source": str(source), "error": str(exc)})
             continue
-        store.write_atomic(target, store.dumps(store.document(result.interactions)))
+        with store.locked(target.parent):  # as the plugin writes: never beside a live save
+            store.write_atomic(target, store.dumps(store.document(result.interactions)))
         written.append(
             {
                 "source": str(source),

@@ -1,10 +1,18 @@
-"""`--llm-block-network`: refuse connections to anything but loopback while a test runs."""
+"""`--llm-block-network`: refuse connections to anything but loopback while a test runs.
+
+Two layers. `socket.socket.connect` / `connect_ex` are wrapped, which covers what Python
+code connects through (httpx, httpcore, asyncio's selector loop, urllib, requests). An
+audit hook on the "socket.connect" event then covers what bypasses those methods: the C
+`_socket.socket` used directly, or a subclass that overrides `connect`. Connections made
+entirely in C libraries (libcurl, gRPC core, uvloop) raise no audit event and are not seen.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,36 +28,53 @@ def _allowed(address: Any) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback  # fe80::1%eth0
     except ValueError:
         return False
+
+
+def _check(address: Any) -> None:
+    if not _allowed(address):
+        raise NetworkBlocked(
+            f"pytest-llm: --llm-block-network refused a connection to {address[0]}:"
+            f"{address[1]}; only loopback is allowed in tests that use pytest-llm"
+        )
+
+
+# Audit hooks cannot be removed, so the hook is added once per process and consults this
+# count of open `blocked()` blocks: process-wide state by nature, like the hook itself.
+_active = [0]
+_hooked: list[bool] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _active[0] and event == "socket.connect":
+        _check(args[1])
 
 
 @contextlib.contextmanager
 def blocked() -> Iterator[None]:
     """Within the block, a non-loopback connect raises NetworkBlocked naming the address."""
+    if not _hooked:
+        sys.addaudithook(_audit)
+        _hooked.append(True)
     original_connect = socket.socket.connect
     original_connect_ex = socket.socket.connect_ex
 
-    def check(address: Any) -> None:
-        if not _allowed(address):
-            raise NetworkBlocked(
-                f"pytest-llm: --llm-block-network refused a connection to {address[0]}:"
-                f"{address[1]}; only loopback is allowed in tests that use pytest-llm"
-            )
-
     def connect(self: socket.socket, address: Any) -> None:
-        check(address)
+        _check(address)
         original_connect(self, address)
 
     def connect_ex(self: socket.socket, address: Any) -> int:
-        check(address)
+        _check(address)
         return original_connect_ex(self, address)
 
     socket.socket.connect = connect  # type: ignore[method-assign,assignment]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    _active[0] += 1
     try:
         yield
     finally:
+        _active[0] -= 1
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]

@@ -52,6 +52,8 @@ class RunConfig:
     model_map: dict[str, str]
     drift_min_score: float | None
     similarity_method: str | None
+    autouse: bool = False
+    placeholder_keys: bool = True
     prices: PriceTable | None = field(default=None, repr=False)
 
 
@@ -70,8 +72,20 @@ def resolve(config: pytest.Config) -> RunConfig:
         model_map=_model_map(config),
         drift_min_score=_drift_min_score(config),
         similarity_method=_similarity(config),
+        autouse=ini_bool(config, "llm_autouse"),
+        placeholder_keys=ini_bool(config, "llm_placeholder_keys"),
         prices=_prices(config),
     )
+
+
+def ini_bool(config: pytest.Config, name: str) -> bool:
+    """A boolean ini key; a value that is not one is a usage error naming the key."""
+    try:
+        return bool(config.getini(name))
+    except (ValueError, pytest.UsageError) as exc:
+        raise usage_error(
+            f"ini {name}: {exc}; valid: true, false (also yes/no, on/off, 1/0)"
+        ) from None
 
 
 def _record_mode(config: pytest.Config) -> RecordMode:
@@ -196,7 +210,7 @@ def takes_part(item: pytest.Item) -> bool:
             return True
     if "llm" in getattr(item, "fixturenames", ()):
         return True
-    return bool(item.config.getini("llm_autouse"))
+    return ini_bool(item.config, "llm_autouse")
 
 
 def record_command(item: pytest.Item) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_llm import xdist_support
 
         config.pluginmanager.register(xdist_support.XdistHooks(hooks), "pytest-llm-xdist")
-    if run.mode is RecordMode.NONE and config.getini("llm_placeholder_keys"):
+    if run.mode is RecordMode.NONE and run.placeholder_keys:
         # Test modules build clients at import time, during collection: the keys must be
         # in place now. No request leaves the machine in replay.
         placed = [name for name in KEY_ENV.values() if not os.environ.get(name)]
@@ -147,6 +148,12 @@ class _Hooks:
         self.config = config
         self.run = run
         self.partial = False  # tests were deselected: the usage record is incomplete
+        workerinput = getattr(config, "workerinput", None)
+        self.run_started: float = (
+            workerinput["pytest_llm_run_started"]
+            if workerinput and "pytest_llm_run_started" in workerinput
+            else time.time()
+        )
         self._state: RunState | None = None
 
     @property
@@ -174,6 +181,7 @@ class _Hooks:
                 model_map=run.model_map,
                 similarity_method=run.similarity_method,
                 drift_min_score=run.drift_min_score,
+                run_started=self.run_started,
             )
             prices.activate(self._state.prices)
         return self._state
@@ -257,6 +265,17 @@ class _Hooks:
                 pytest.fail(message, pytrace=False)
         return result
 
+    def _finish(self, item: pytest.Item, run: _TestRun) -> None:
+        from pytest_llm.errors import CassetteError
+
+        try:
+            self.state.finish(run.recorder, passed=run.passed, nodeid=item.nodeid)
+        except CassetteError as exc:  # e.g. a cassette folder that cannot be written
+            failure = str(exc)
+        else:
+            return
+        pytest.fail(failure, pytrace=False)
+
     def _save_usage(self, session: pytest.Session) -> None:
         """Leave what this run used in pytest's cache, for `pytest-llm prune`."""
         cache = getattr(self.config, "cache", None)
@@ -309,7 +328,7 @@ class _Hooks:
                 guard.close()
             run = item.stash.get(_RUN, None)
             if run is not None and run.recorder is not None:
-                self.state.finish(run.recorder, passed=run.passed, nodeid=item.nodeid)
+                self._finish(item, run)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.started:

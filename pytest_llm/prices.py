@@ -219,6 +219,11 @@ def load_table(path: Path | None) -> PriceTable:
         return default_table()
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PriceFileError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+            "a price file is TOML or YAML text"
+        ) from None
     except OSError as exc:
         raise PriceFileError(
             f"{path}: cannot read the price file ({exc.strerror}). "

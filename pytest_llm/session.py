@@ -45,6 +45,9 @@ class RunState:
     model_map: dict[str, str] = field(default_factory=dict)
     similarity_method: str | None = None
     drift_min_score: float | None = None
+    # When the run started (the controller's clock under xdist): a cassette created after it
+    # was created by this run, so record mode `once` goes on recording into it.
+    run_started: float | None = None
     # one JSON-ready record per test that made calls (see report.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
@@ -57,7 +60,7 @@ class RunState:
         """The recorder for a test about to run; raises CassetteError for an unreadable file."""
         cassette = self.cassettes.get(settings.cassette_path)
         if cassette is None:
-            cassette = Cassette.load(settings.cassette_path)
+            cassette = Cassette.load(settings.cassette_path, run_started=self.run_started)
             self.cassettes[settings.cassette_path] = cassette
         recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults)
         self._interceptor.model_map = self.model_map
@@ -78,7 +81,8 @@ class RunState:
         self.replayed += sum(1 for call in recorder.calls if call.replayed)
         self.recorded += recorder.recorded
         if cassette.dirty:
-            cassette.save()
+            # A failed re-record keeps the old answers behind the new ones until it passes.
+            cassette.save(keep_replaced=not passed)
             self.written.add(path)
         if passed:
             self.used.setdefault(path, set()).update(recorder.used)

@@ -65,8 +65,8 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
             # PyYAML lets these escape for scalars it cannot convert: `!!int x`,
             # `2001-02-30`, an int of 5000 digits.
             kind = str(node.tag).rsplit(":", 1)[-1]
-            detail = "" if isinstance(exc, LookupError) else f" ({exc})"
-            raise _problem(f"cannot read {node.value!r} as {kind}{detail}", node) from None
+            detail = "" if isinstance(exc, LookupError) else f" ({str(exc)[:80]})"
+            raise _problem(f"cannot read {_shown(node)} as {kind}{detail}", node) from None
 
 
 def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -121,11 +121,18 @@ def _check_graph(root: yaml.Node) -> None:
                 stack.append((value, depth + 1))
 
 
+def _shown(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        value = str(node.value)
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+
+
 def _describe(node: yaml.Node) -> str:
     if isinstance(node, yaml.ScalarNode):
         kind = "merge key" if node.tag.endswith(":merge") else node.tag.rsplit(":", 1)[-1]
-        return f"{kind} {node.value!r}"
-    return "a list" if isinstance(node, yaml.SequenceNode) else "a mapping"
+        return f"{kind} {_shown(node)}"
+    return _shown(node)
 
 
 class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
@@ -252,19 +259,30 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
 
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean"}.get(
+        type(value), "nothing" if value is None else type(value).__name__
+    )
+
+
 def _check_interaction(interaction: Any) -> str:
     """What the replay path would trip over in one interaction ("" when nothing)."""
     if not isinstance(interaction, dict):
-        return f"expected a mapping, found {type(interaction).__name__}"
+        return f"expected a mapping, found {_kind(interaction)}"
     request, response = interaction.get("request"), interaction.get("response")
-    if not isinstance(request, dict) or not isinstance(request.get("path"), str):
-        return "request.path is missing"
+    if not isinstance(request, dict):
+        return f"request must be a mapping, found {_kind(request)}"
+    if not isinstance(request.get("path"), str):
+        return f"request.path must be the URL path (text), found {_kind(request.get('path'))}"
     if not isinstance(request.get("body"), dict):
         return "request.body must be the decoded JSON request (a mapping)"
     if not isinstance(request.get("query", ""), str):
         return "request.query must be text"
-    if not isinstance(response, dict) or type(response.get("status")) is not int:
-        return "response.status is missing"
+    if not isinstance(response, dict):
+        return f"response must be a mapping, found {_kind(response)}"
+    status = response.get("status")
+    if type(status) is not int:
+        return f"response.status must be the HTTP status (an integer), found {status!r}"
     for part, parts in (("request", request), ("response", response)):
         if not isinstance(parts.get("headers") or {}, dict):
             return f"{part}.headers must be a mapping"

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 class _Hooks(Protocol):
     partial: bool
+    run_started: float
 
     @property
     def started(self) -> bool: ...
@@ -24,6 +25,10 @@ class XdistHooks:
 
     def __init__(self, hooks: _Hooks) -> None:
         self.hooks = hooks
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # Workers judge "created by this run" by the controller's start time.
+        node.workerinput["pytest_llm_run_started"] = self.hooks.run_started
 
     def pytest_sessionfinish(self, session: Any) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)

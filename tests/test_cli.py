@@ -378,7 +378,7 @@ def test_show_refuses_broken_vcrpy_and_missing_files(
     broken.write_text("version: 1\ninteractions:\n- request: {path: /v1/messages}\n")
     code, out, err = run(capsys, "show", str(broken))
     assert code == 1 and out == ""
-    assert "broken.yaml: interaction #0: request.body must be the decoded JSON request" in err
+    assert "broken.yaml:3: interaction #0: request.body must be the decoded JSON request" in err
     assert "Traceback" not in err
 
     code, _, err = run(capsys, "show", str(RETRIES))
