@@ -256,3 +256,31 @@ def test_tool_calls_are_compared_by_their_arguments() -> None:
     assert moved["json_diff"] == [
         {"path": "$[0].arguments.city", "change": "values changed", "old": "Paris", "new": "Lyon"}
     ]
+
+
+def test_the_diff_command_compares_two_folders_of_cassettes(
+    pytester: pytest.Pytester, inner_env: FakeProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_llm.cli import main
+
+    inner_file(pytester, APP)
+    pytester.runpytest("--llm-record=once", "--llm-cassette-dir=old").assert_outcomes(passed=1)
+    pytester.runpytest(
+        "--llm-record=once", "--llm-cassette-dir=new", "--llm-model", "gpt-4o-mini=gpt-4.1-mini"
+    ).assert_outcomes(passed=1)
+    capsys.readouterr()
+
+    assert main(["diff", "old", "new", "--report", "d.md"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "drift against the baseline: 2 of 2 call(s) changed"
+    assert out[1].startswith("  0.000  test_app/test_answer.yaml[1]  gpt-4o-mini -> gpt-4.1-mini")
+    assert "### Drift: 2 of 2 call(s) changed" in (pytester.path / "d.md").read_text()
+
+    assert main(["diff", "old", "new", "--json", "--min-score", "0.5"]) == 1  # one call below
+    document = json.loads(capsys.readouterr().out)
+    calls = document["tests"][0]["calls"]
+    assert [c["drift"]["baseline_model"] for c in calls] == ["gpt-4o-mini", "gpt-4o-mini"]
+    assert (document["only_old"], document["only_new"]) == ([], [])
+
+    assert main(["diff", "old", "new/test_app/test_answer.yaml"]) == 2
+    assert "compare a file with a file, or a folder with a folder" in capsys.readouterr().err

@@ -85,14 +85,19 @@ def test_two_rate_limits_are_retried_by_the_sdks_own_loop(
 def test_http_faults_raise_the_sdks_real_exceptions(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
+    errors = {
+        ("rate_limit", "openai"): ("openai.RateLimitError", 429),
+        ("rate_limit", "anthropic"): ("anthropic.RateLimitError", 429),
+        ("server_error", "openai"): ("openai.InternalServerError", 500),
+        ("server_error", "anthropic"): ("anthropic.InternalServerError", 500),
+        ("overloaded", "openai"): ("openai.InternalServerError", 503),
+        ("overloaded", "anthropic"): ("anthropic.OverloadedError", 529),
+    }
+    flavours = ("openai", "openai-async", "anthropic", "anthropic-async")
     cases = [
-        ("rate_limit", "openai", "openai.RateLimitError", 429),
-        ("rate_limit", "anthropic-async", "anthropic.RateLimitError", 429),
-        ("server_error", "openai-async", "openai.InternalServerError", 500),
-        ("server_error", "anthropic", "anthropic.InternalServerError", 500),
-        ("overloaded", "anthropic", "anthropic.OverloadedError", 529),
-        ("overloaded", "anthropic-async", "anthropic.OverloadedError", 529),
-        ("overloaded", "openai", "openai.InternalServerError", 503),
+        (fault, flavour, *errors[fault, flavour.split("-")[0]])
+        for fault in ("rate_limit", "server_error", "overloaded")
+        for flavour in flavours
     ]
     tests = []
     for n, (fault, flavour, error, status) in enumerate(cases):
@@ -185,23 +190,45 @@ def test_a_cut_stream_delivers_some_events_then_fails_like_a_dropped_connection(
                     got.append(text)
         return "".join(got)
 
-    @pytest.mark.parametrize("flavour", ["openai", "anthropic"])
+    async def consume_async(flavour, got):
+        prompt = [{"role": "user", "content": "Tell a long story about colours"}]
+        if flavour == "openai-async":
+            stream = await aoa.chat.completions.create(
+                model="gpt-4o-mini", messages=prompt, stream=True
+            )
+            async for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    got.append(chunk.choices[0].delta.content)
+        else:
+            async with aan.messages.stream(
+                model="claude-haiku-4-5", max_tokens=200, messages=prompt
+            ) as s:
+                async for text in s.text_stream:
+                    got.append(text)
+        return "".join(got)
+
+    def consume_any(flavour, got):
+        if flavour.endswith("-async"):
+            return asyncio.run(consume_async(flavour, got))
+        return consume(flavour, got)
+
+    @pytest.mark.parametrize("flavour", ["openai", "anthropic", "openai-async", "anthropic-async"])
     @pytest.mark.llm_faults("stream_cut")
     def test_cut_then_retry(llm, flavour):
         # openai wraps the transport error in APIConnectionError; anthropic lets it through.
         with pytest.raises((httpx2.RemoteProtocolError, openai.APIConnectionError)) as raised:
-            consume(flavour, partial := [])
+            consume_any(flavour, partial := [])
         cause = raised.value.__cause__ or raised.value
         assert isinstance(cause, httpx2.RemoteProtocolError)
         assert "peer closed connection" in str(cause)
-        whole = consume(flavour, [])  # the application's own retry
+        whole = consume_any(flavour, [])  # the application's own retry
         assert partial and len("".join(partial)) < len(whole)  # some events came first
         assert [c.fault for c in llm.calls] == ["stream_cut", None]
         assert llm.calls[0].text == llm.calls[1].text == whole
         assert len(whole) > 20
     """
-    _record_then_replay(pytester, body, monkeypatch, passed=2)
-    assert len(inner_env.requests) == 2  # one live call per test: the retry replays it
+    _record_then_replay(pytester, body, monkeypatch, passed=4)
+    assert len(inner_env.requests) == 4  # one live call per test: the retry replays it
     for path in (pytester.path / "cassettes").rglob("*.yaml"):
         assert len(yaml.safe_load(path.read_text())["interactions"]) == 1
 
