@@ -66,4 +66,5 @@ def test_the_quick_start_runs_what_ci_runs() -> None:
     assert commands[0].endswith("pytest examples")
     assert commands[1].endswith(test_command[0])
     for step in re.findall(r"python -m pip install --quiet (.+)", ci):
-        assert f"pip install {step}" in commands[1]
+        if step != "--upgrade pip":  # CI's own housekeeping
+            assert f"pip install {step}" in commands[1]
