@@ -38,6 +38,8 @@ class Cassette:
         self.interactions: list[dict[str, Any]] = list(interactions or [])
         self.baseline: list[dict[str, Any]] = []
         self.rewritten = False
+        # Bumped on every change, so a run can tell whether it has seen this content.
+        self.version = 0
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
         self._indexes: dict[frozenset[str], dict[str, list[int]]] = {}
@@ -77,6 +79,7 @@ class Cassette:
 
     def start_rewrite(self) -> None:
         """Empty the cassette; what it held becomes the baseline for drift."""
+        self.version += 1
         if self.rewritten:
             return
         self.rewritten = True
@@ -87,6 +90,7 @@ class Cassette:
 
     def drop_key(self, key: str, match_on: frozenset[str]) -> None:
         """Forget the recordings of `key` (record mode `all` replaces them)."""
+        self.version += 1
         keep: list[dict[str, Any]] = []
         for interaction in self.interactions:
             if identity(interaction) not in self._added and (
@@ -100,6 +104,7 @@ class Cassette:
 
     def append(self, interaction: dict[str, Any]) -> None:
         """Add a new recording at the end."""
+        self.version += 1
         self.interactions.append(interaction)
         self._added.add(identity(interaction))
         for match_on, index in self._indexes.items():
@@ -139,6 +144,7 @@ class Cassette:
         # `existed` keeps its value from the start of the run: record mode `once`
         # goes on recording into a cassette that this run created.
         self.interactions = merged
+        self.version += 1
         self._added.clear()
         if not keep_replaced:
             self._dropped.clear()

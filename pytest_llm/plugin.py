@@ -165,8 +165,11 @@ class _Hooks:
     def state(self) -> RunState:
         """The run's state, built when the first participating test is collected."""
         if self._state is None:
-            from pytest_llm import prices
+            from pytest_llm import load_cache, prices
             from pytest_llm.session import RunState
+
+            cache = getattr(self.config, "cache", None)
+            load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
 
             run = self.run
             self._state = RunState(
@@ -189,10 +192,11 @@ class _Hooks:
     def close(self) -> None:
         """Undo what the run changed in the process."""
         if self._state is not None:
-            from pytest_llm import prices
+            from pytest_llm import load_cache, prices
 
             self._state.close(os.environ)
             prices.activate(None)
+            load_cache.configure(None)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         run = self.run

@@ -51,6 +51,7 @@ class RunState:
     # one JSON-ready record per test that made calls (see report.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
+    _seen: dict[Path, int] = field(default_factory=dict)  # cassette version known covers
     _placeholders: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -86,7 +87,12 @@ class RunState:
             self.written.add(path)
         if passed:
             self.used.setdefault(path, set()).update(recorder.used)
-            self.known.setdefault(path, set()).update(identity(i) for i in cassette.interactions)
+            # Walking a large cassette after every test cost more than the replays themselves.
+            if self._seen.get(path) != cassette.version:
+                self._seen[path] = cassette.version
+                self.known.setdefault(path, set()).update(
+                    identity(i) for i in cassette.interactions
+                )
         else:
             self.tainted.add(path)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from pytest_llm import load_cache
 from pytest_llm.errors import CassetteError
 
 FORMAT_VERSION = 1
@@ -318,7 +319,8 @@ def read(path: Path) -> list[dict[str, Any]] | None:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise CassetteError(path, "not UTF-8 text", line=line, fix=_RESTORE) from None
-    return loads(text, path)
+    # Parsed once per version of the file: later runs load a checked JSON copy (load_cache).
+    return load_cache.cached(raw, lambda: loads(text, path))
 
 
 def _read_bounded(path: Path) -> bytes:
