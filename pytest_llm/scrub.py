@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -59,9 +60,20 @@ class Scrubber:
     def __init__(self, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
         self.secret_headers = SECRET_HEADERS | {h.strip().lower() for h in headers if h.strip()}
         self.patterns = [re.compile(p) for p in patterns if p]
+        self._known: list[str] = []
+
+    def remember(self, values: Iterable[str]) -> None:
+        """Credentials to remove from every later recording too (keys from the environment)."""
+        for value in values:
+            if len(value) >= _MIN_SECRET_LENGTH and value not in self._known:
+                self._known.append(value)
 
     def secrets_in(self, headers: Iterable[tuple[str, str]], query: str) -> list[str]:
-        """Credential values carried by a request, to be removed wherever else they appear."""
+        """Credential values to remove wherever they appear: this request's and the run's.
+
+        A key may show up in a request that does not carry it (a prompt that quotes another
+        client's key), so every credential seen so far in the run is kept and removed too.
+        """
         found: list[str] = []
         for name, value in headers:
             if name.lower() in self.secret_headers and name.lower() not in ("cookie", "set-cookie"):
@@ -70,7 +82,9 @@ class Scrubber:
         for name, value in parse_qsl(query, keep_blank_values=True):
             if name.lower() in SECRET_QUERY:
                 found.append(value)
-        return [s for s in found if len(s) >= _MIN_SECRET_LENGTH]
+        self.remember(found)
+        # Longest first, so a key is never half-replaced by a shorter one inside it.
+        return sorted(self._known, key=len, reverse=True)
 
     def headers(self, headers: Iterable[tuple[str, str]], secrets: list[str]) -> dict[str, str]:
         """The headers worth keeping, secrets and noise removed."""
@@ -111,3 +125,28 @@ class Scrubber:
         if isinstance(value, list):
             return [self.body(v, secrets) for v in value]
         return value
+
+
+class QueryLogFilter(logging.Filter):
+    """Removes credential query parameters from URLs in log records (httpx logs each request).
+
+    `HTTP Request: POST https://…/chat/completions?api-key=…` would otherwise carry an Azure
+    key into captured logs and CI output.
+    """
+
+    def __init__(self, scrubber: Scrubber) -> None:
+        super().__init__()
+        self.scrubber = scrubber
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(self._clean(arg) for arg in record.args)
+        return True
+
+    def _clean(self, value: Any) -> Any:
+        text = str(value) if hasattr(value, "query") else value
+        if not isinstance(text, str) or "?" not in text:
+            return value
+        base, _, query = text.partition("?")
+        cleaned = self.scrubber.query(query)
+        return base + ("?" + cleaned if cleaned else "")

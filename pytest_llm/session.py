@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +16,12 @@ from pytest_llm.faults import FaultPlan
 from pytest_llm.paths import display
 from pytest_llm.prices import PriceTable, default_table
 from pytest_llm.recorder import Recorder
-from pytest_llm.scrub import Scrubber
+from pytest_llm.scrub import QueryLogFilter, Scrubber
 from pytest_llm.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.transport import Interceptor
+
+_HTTP_LOGGERS = ("httpx", "httpx2")
 
 
 @dataclass
@@ -56,6 +60,15 @@ class RunState:
 
     def __post_init__(self) -> None:
         self.scrubber = Scrubber(self.scrub_headers, self.scrub_patterns)
+        # The keys in the environment are secrets wherever they turn up, from the first call.
+        self.scrubber.remember(
+            value
+            for name in (*_KEY_ENV.values(), "AZURE_OPENAI_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+            if (value := os.environ.get(name, "")) and value != PLACEHOLDER_KEY
+        )
+        self._log_filter = QueryLogFilter(self.scrubber)
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).addFilter(self._log_filter)
 
     def start(self, settings: Settings, faults: FaultPlan | None = None) -> Recorder:
         """The recorder for a test about to run; raises CassetteError for an unreadable file."""
@@ -145,6 +158,8 @@ class RunState:
     def close(self, environ: MutableMapping[str, str]) -> None:
         """Undo what the run changed in the process."""
         self._interceptor.uninstall()
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(self._log_filter)
         for name in self._placeholders:
             if environ.get(name) == PLACEHOLDER_KEY:
                 del environ[name]

@@ -179,12 +179,6 @@ def test_no_planted_secret_reaches_a_file_or_the_terminal(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secrets are collected per request: a key that this request does not carry is "
-    "not known to its scrubbing (fix: scrub the values of the API-key environment variables "
-    "and every credential seen earlier in the run from every recording)",
-)
 def test_a_key_echoed_in_a_request_that_does_not_carry_it_is_scrubbed(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
@@ -199,12 +193,6 @@ def test_a_key_echoed_in_a_request_that_does_not_carry_it_is_scrubbed(
     assert ANTHROPIC_KEY not in all_text(pytester.path / "cassettes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpx's own INFO line 'HTTP Request: POST <url>' carries query-string keys into "
-    "captured logs, in replay too (fix: the plugin adds a logging.Filter to the httpx and "
-    "httpx2 loggers that scrubs the URL's query with Scrubber.query while a test takes part)",
-)
 def test_captured_logs_at_info_level_carry_no_query_string_key(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
