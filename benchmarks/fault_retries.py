@@ -115,7 +115,7 @@ def main() -> None:
                 faulted.append(_call(provider, httpx2.MockTransport(_answer)))
                 assert [c.fault for c in recorder.calls] == ["rate_limit", "rate_limit", None]
                 state.finish(recorder, passed=True)
-            state.close({})
+            state.close()
             for _ in range(2):  # the SDK's own backoff is slow: fewer rounds
                 mocked.append(_call(provider, _plain_429s(2)))
             a, b, c = (statistics.median(x) for x in (plain, faulted, mocked))

@@ -208,7 +208,7 @@ def measure(provider: str, stream: bool, sizes: tuple[int, ...], rounds: int) ->
             vcr_rounds = max(3, min(rounds, int(VCR_BUDGET_S / per_round)))
             sides = {"floor": cell.floor, "llm": cell.replay, "vcr": cell.vcr}
             result = Rounds().run(sides, rounds, every={"vcr": -(-rounds // vcr_rounds)})
-        state.close({})
+        state.close()
         assert answers.generated == generated, "the floor must only look answers up"
         rows.append(
             [

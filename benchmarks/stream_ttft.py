@@ -104,7 +104,7 @@ def measure(provider: str, server: FakeProvider, folder: Path, rounds: int) -> l
     for warm in (live, recording, by_vcr):  # connections and imports, not timed
         warm()
     result = Rounds().run({"live": live, "llm": recording, "vcr": by_vcr}, rounds)
-    state.close({})
+    state.close()
     print(".", end="", file=sys.stderr, flush=True)
     live_ms, llm_ms = result.median("live") * 1e3, result.median("llm") * 1e3
     whole = {name: statistics.median(values) * 1e3 for name, values in totals.items()}

@@ -203,14 +203,14 @@ def _patterns(config: pytest.Config) -> list[str]:
 # --- per test --------------------------------------------------------------------------
 
 
-def takes_part(item: pytest.Item) -> bool:
+def takes_part(item: pytest.Item, run: RunConfig) -> bool:
     """Whether a test uses pytest-llm (a marker, the fixture, or ini llm_autouse)."""
     for name in ("llm", "llm_budget", "llm_faults"):
         if item.get_closest_marker(name) is not None:
             return True
     if "llm" in getattr(item, "fixturenames", ()):
         return True
-    return ini_bool(item.config, "llm_autouse")
+    return run.autouse
 
 
 def record_command(item: pytest.Item) -> str:

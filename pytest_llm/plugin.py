@@ -194,7 +194,7 @@ class _Hooks:
         if self._state is not None:
             from pytest_llm import load_cache, prices
 
-            self._state.close(os.environ)
+            self._state.close()
             prices.activate(None)
             load_cache.configure(None)
 
@@ -209,7 +209,7 @@ class _Hooks:
         # Resolve every participating test up front: a bad marker value is a usage
         # error reported before anything runs, like a bad option.
         for item in items:
-            if options.takes_part(item):
+            if options.takes_part(item, self.run):
                 settings = options.test_settings(item, self.run)
                 item.stash[_RUN] = _TestRun(settings, options.budget(item), options.faults(item))
 

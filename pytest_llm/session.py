@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,6 @@ class RunState:
     tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
     _seen: dict[Path, int] = field(default_factory=dict)  # cassette version known covers
-    _placeholders: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.scrubber = Scrubber(self.scrub_headers, self.scrub_patterns)
@@ -148,19 +146,8 @@ class RunState:
                 lines.append(f"  {count} unused in {display(path)}")
         return lines
 
-    def set_placeholder_keys(self, environ: MutableMapping[str, str]) -> None:
-        """Let SDK clients be built with no key in replay, where no request leaves the machine."""
-        for name in _KEY_ENV.values():
-            if not environ.get(name):
-                environ[name] = PLACEHOLDER_KEY
-                self._placeholders.append(name)
-
-    def close(self, environ: MutableMapping[str, str]) -> None:
-        """Undo what the run changed in the process."""
+    def close(self) -> None:
+        """Undo what the run changed in the process (placeholder keys are the plugin's)."""
         self._interceptor.uninstall()
         for name in _HTTP_LOGGERS:
             logging.getLogger(name).removeFilter(self._log_filter)
-        for name in self._placeholders:
-            if environ.get(name) == PLACEHOLDER_KEY:
-                del environ[name]
-        self._placeholders.clear()
