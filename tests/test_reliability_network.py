@@ -94,7 +94,9 @@ def test_escapes():
     def http_client():
         try:
             httpx2.get(f"http://{host}:{port}/", timeout=2)
-        except httpx2.RemoteProtocolError:  # the listener hangs up at once
+        # The listener hangs up at once: depending on timing the client sees the close or a
+        # reset. Either way it had connected (a refused connection raises ConnectError).
+        except (httpx2.RemoteProtocolError, httpx2.ReadError):
             pass
 
     outcomes = []
