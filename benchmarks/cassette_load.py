@@ -11,8 +11,8 @@ after round (medians):
 - cache warm: the same, entry present (hash the file, read and verify the entry, json);
 - vcrpy: `Cassette.load` with vcrpy's YAML serializer (what entering a cassette costs).
 
-The load cache is `pytest_llm.load_cache`; `hooked_read` below is `store.read` with the one
-line that uses it. Run: python benchmarks/cassette_load.py   (about 2.5 minutes)
+The load cache is `pytest_llm.cassettes.load_cache`; `hooked_read` below is `store.read` with the
+one line that uses it. Run: python benchmarks/cassette_load.py   (about 2.5 minutes)
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from vcr.cassette import Cassette as VcrCassette
 from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serializers import yamlserializer
 
-from pytest_llm import load_cache, store
+from pytest_llm.cassettes import load_cache, store
 
 COUNT = 1000
 ROUNDS = 3

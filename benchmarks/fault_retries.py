@@ -20,10 +20,10 @@ import anthropic
 import httpx2
 import openai
 
-from pytest_llm.faults import FaultPlan, parse_rule
 from pytest_llm.keys import DEFAULT_MATCH_ON
-from pytest_llm.session import RunState
-from pytest_llm.settings import RecordMode, ReplayTiming, Settings
+from pytest_llm.plugin.session import RunState
+from pytest_llm.replay.faults import FaultPlan, parse_rule
+from pytest_llm.replay.settings import RecordMode, ReplayTiming, Settings
 
 ROUNDS = 5
 MESSAGES = [{"role": "user", "content": "Name three colours"}]

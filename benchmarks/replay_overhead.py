@@ -48,13 +48,13 @@ from _bench import (
 )
 from vcr.persisters.filesystem import CassetteNotFoundError
 
-from pytest_llm.cassette import Cassette
+from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.keys import DEFAULT_MATCH_ON
-from pytest_llm.recorder import Recorder
+from pytest_llm.plugin.session import RunState
+from pytest_llm.replay.recorder import Recorder
+from pytest_llm.replay.settings import RecordMode, ReplayTiming, Settings
+from pytest_llm.replay.transport import Interceptor
 from pytest_llm.scrub import Scrubber
-from pytest_llm.session import RunState
-from pytest_llm.settings import RecordMode, ReplayTiming, Settings
-from pytest_llm.transport import Interceptor
 
 SIZES = (10, 100, 1000, 5000)
 CALLS = 200  # prompts per cassette size, spread over it; each round takes the next few

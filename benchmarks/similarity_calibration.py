@@ -2,7 +2,7 @@
 
 For every method: the range of scores per label, the gap (lowest score of the labels its
 default must pass minus the highest "unrelated" score), the threshold that gap suggests
-(its midpoint, rounded) and the default shipped in pytest_llm.similarity, with how many pairs
+(its midpoint, rounded) and the default shipped in pytest_llm.checks.similarity, with how many pairs
 of each label pass at that default.
 
 Run: python benchmarks/similarity_calibration.py [--method NAME ...] [--pairs] [--compare]
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from pytest_llm.similarity import (
+from pytest_llm.checks.similarity import (
     CALIBRATED_KINDS,
     available_methods,
     default_min_score,

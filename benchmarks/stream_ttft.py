@@ -29,8 +29,8 @@ from _bench import PROVIDERS, Rounds, load_note, quick_acks, table
 from fake_provider import FakeProvider
 
 from pytest_llm.keys import DEFAULT_MATCH_ON
-from pytest_llm.session import RunState
-from pytest_llm.settings import RecordMode, ReplayTiming, Settings
+from pytest_llm.plugin.session import RunState
+from pytest_llm.replay.settings import RecordMode, ReplayTiming, Settings
 
 DELAY_MS = 20
 ROUNDS = 15

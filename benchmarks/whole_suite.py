@@ -107,7 +107,8 @@ LLM_CONFTEST = """
 import os
 
 if os.environ.get("BENCH_LOAD_CACHE"):
-    from pytest_llm import load_cache, store
+    from pytest_llm.cassettes import load_cache
+    from pytest_llm.cassettes import store
 
     def read(path):
         try:

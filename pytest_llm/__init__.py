@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from pytest_llm._version import __version__
 
 if TYPE_CHECKING:
-    from pytest_llm.budget import assert_token_budget
     from pytest_llm.calls import LLM, LLMCall
-    from pytest_llm.drift import assert_no_drift
+    from pytest_llm.checks.budget import assert_token_budget
+    from pytest_llm.checks.drift import assert_no_drift
+    from pytest_llm.checks.json_schema import assert_json_schema
+    from pytest_llm.checks.similarity import assert_similar
+    from pytest_llm.checks.tokens import assert_fits_context, count_tokens
     from pytest_llm.errors import CassetteError
-    from pytest_llm.json_schema import assert_json_schema
-    from pytest_llm.similarity import assert_similar
-    from pytest_llm.tokens import assert_fits_context, count_tokens
     from pytest_llm.usage import ToolCall, Usage
 
 __all__ = [
@@ -42,12 +42,12 @@ _HOMES = {
     "CassetteError": "pytest_llm.errors",
     "ToolCall": "pytest_llm.usage",
     "Usage": "pytest_llm.usage",
-    "assert_fits_context": "pytest_llm.tokens",
-    "assert_json_schema": "pytest_llm.json_schema",
-    "assert_no_drift": "pytest_llm.drift",
-    "assert_similar": "pytest_llm.similarity",
-    "assert_token_budget": "pytest_llm.budget",
-    "count_tokens": "pytest_llm.tokens",
+    "assert_fits_context": "pytest_llm.checks.tokens",
+    "assert_json_schema": "pytest_llm.checks.json_schema",
+    "assert_no_drift": "pytest_llm.checks.drift",
+    "assert_similar": "pytest_llm.checks.similarity",
+    "assert_token_budget": "pytest_llm.checks.budget",
+    "count_tokens": "pytest_llm.checks.tokens",
 }
 
 

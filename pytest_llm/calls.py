@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pytest_llm.prices import PriceTable, active_table
+from pytest_llm.checks.prices import PriceTable, active_table
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.usage import ToolCall, Usage, as_int
 

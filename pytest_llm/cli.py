@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llm._version import __version__
-from pytest_llm.paths import display
+from pytest_llm.cassettes.paths import display
 
 if TYPE_CHECKING:
-    from pytest_llm.catalog import CallInfo, CassetteInfo, Group, Scan
-    from pytest_llm.prices import PriceTable
+    from pytest_llm.cassettes.catalog import CallInfo, CassetteInfo, Group, Scan
+    from pytest_llm.checks.prices import PriceTable
 
 OK, PROBLEM, USAGE = 0, 1, 2
 _PARTLY = "*"
@@ -206,7 +206,7 @@ def _table(headers: list[str], rows: list[list[str]], right: frozenset[int]) -> 
 
 
 def _money(cost: float | None, fully_priced: bool = True) -> str:
-    from pytest_llm.budget import usd  # the plugin's own format, so amounts read the same
+    from pytest_llm.checks.budget import usd  # the plugin's own format, so amounts read the same
 
     if cost is None:
         return "-"
@@ -214,7 +214,9 @@ def _money(cost: float | None, fully_priced: bool = True) -> str:
 
 
 def _prices(path: Path | None) -> PriceTable:
-    from pytest_llm import prices  # the price table is parsed only by commands that show cost
+    from pytest_llm.checks import (
+        prices,  # the price table is parsed only by commands that show cost
+    )
 
     if path is not None and not path.is_file():
         raise UsageError(f"no such price file: {display(path)}")
@@ -231,8 +233,8 @@ def _root(given: Path | None) -> Path:
 
 
 def _scan(args: argparse.Namespace) -> tuple[Path, Scan] | int:
-    from pytest_llm import catalog
-    from pytest_llm.prices import PriceFileError
+    from pytest_llm.cassettes import catalog
+    from pytest_llm.checks.prices import PriceFileError
 
     root = _root(args.dir)
     try:
@@ -264,9 +266,9 @@ def _errors_json(scan: Scan) -> list[dict[str, Any]]:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from pytest_llm import store
+    from pytest_llm.cassettes import store
+    from pytest_llm.cassettes.vcr_import import VcrImportError, import_file, output_name
     from pytest_llm.scrub import Scrubber
-    from pytest_llm.vcr_import import VcrImportError, import_file, output_name
 
     for pattern in args.scrub_pattern:
         try:
@@ -334,7 +336,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _cassette_json(info: CassetteInfo) -> dict[str, Any]:
-    from pytest_llm.catalog import age
+    from pytest_llm.cassettes.catalog import age
 
     recorded = info.recorded_at
     return {
@@ -350,7 +352,7 @@ def _cassette_json(info: CassetteInfo) -> dict[str, Any]:
 
 
 def _ls(args: argparse.Namespace) -> int:
-    from pytest_llm.catalog import age
+    from pytest_llm.cassettes.catalog import age
 
     scanned = _scan(args)
     if isinstance(scanned, int):
@@ -410,10 +412,10 @@ def _usage_line(call: CallInfo) -> str:
 
 def _show(args: argparse.Namespace) -> int:
     from pytest_llm.calls import LLMCall
-    from pytest_llm.catalog import call_info, load
-    from pytest_llm.conversation import view
+    from pytest_llm.cassettes.catalog import call_info, load
+    from pytest_llm.cassettes.conversation import view
+    from pytest_llm.checks.prices import PriceFileError
     from pytest_llm.errors import CassetteError
-    from pytest_llm.prices import PriceFileError
 
     path: Path = args.cassette
     if not path.exists():
@@ -510,7 +512,7 @@ def _group_json(group: Group) -> dict[str, Any]:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from pytest_llm import catalog
+    from pytest_llm.cassettes import catalog
 
     scanned = _scan(args)
     if isinstance(scanned, int):
@@ -564,10 +566,11 @@ if __name__ == "__main__":
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from pytest_llm import cassette_diff, report
-    from pytest_llm.drift import default_scorer
+    from pytest_llm.checks.drift import default_scorer
+    from pytest_llm.checks.similarity import available_methods
     from pytest_llm.errors import CassetteError
-    from pytest_llm.similarity import available_methods
+    from pytest_llm.report import cassette_diff
+    from pytest_llm.report import summary as report
 
     for path in (args.old, args.new):
         if not path.exists():
@@ -616,7 +619,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from pytest_llm import pruning
+    from pytest_llm.cassettes import pruning
     from pytest_llm.errors import CassetteError
 
     root = _root(args.dir)

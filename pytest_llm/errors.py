@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_llm.paths import display
+from pytest_llm.cassettes.paths import display
 
 
 class CassetteError(Exception):

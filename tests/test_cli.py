@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kit import CORPUS
 
-from pytest_llm import store
+from pytest_llm.cassettes import store
 from pytest_llm.cli import main
 
 TOOL_OUTPUT = CORPUS / "pydantic-ai" / "test_openai_tool_output.yaml"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llm import store
-from pytest_llm.cassette import Cassette
+from pytest_llm.cassettes import store
+from pytest_llm.cassettes.cassette import Cassette
+from pytest_llm.cassettes.paths import cassette_for_test, named_cassette, safe_name
 from pytest_llm.errors import CassetteError
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key, parse_match_on
-from pytest_llm.netguard import NetworkBlocked, blocked
-from pytest_llm.paths import cassette_for_test, named_cassette, safe_name
 from pytest_llm.providers import Endpoint, recognize, recognize_path
+from pytest_llm.replay.netguard import NetworkBlocked, blocked
 from pytest_llm.scrub import Scrubber
 
 CHAT = Endpoint("openai", "chat.completions")

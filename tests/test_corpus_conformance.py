@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from kit import CORPUS, without_keys
 
-from pytest_llm import store
+from pytest_llm.cassettes import store
+from pytest_llm.cassettes.vcr_import import output_name
 from pytest_llm.cli import main
 from pytest_llm.providers import recognize_path
-from pytest_llm.vcr_import import output_name
 
 FILES = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".yaml", ".json"))
 

@@ -11,8 +11,8 @@ import pytest
 from fake_provider import FakeProvider
 from kit import inner_file
 
-from pytest_llm.budget import assert_token_budget, usd
-from pytest_llm.prices import PriceFileError, candidates, default_table, load_table
+from pytest_llm.checks.budget import assert_token_budget, usd
+from pytest_llm.checks.prices import PriceFileError, candidates, default_table, load_table
 from pytest_llm.usage import Usage
 
 # --- the price table ------------------------------------------------------------------

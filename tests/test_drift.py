@@ -11,7 +11,7 @@ import yaml
 from fake_provider import FakeProvider
 from kit import inner_file
 
-from pytest_llm.drift import compare, json_diff
+from pytest_llm.checks.drift import compare, json_diff
 
 APP = """
 from pytest_llm import assert_no_drift

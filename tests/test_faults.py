@@ -9,7 +9,7 @@ import yaml
 from fake_provider import FakeProvider
 from kit import inner_file, without_keys
 
-from pytest_llm.faults import FaultPlan, http_fault, parse_rule
+from pytest_llm.replay.faults import FaultPlan, http_fault, parse_rule
 
 # Inner tests: each SDK, sync and async, one call that the marker's fault answers.
 CLIENTS = """

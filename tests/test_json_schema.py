@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pytest_llm.calls import LLM, LLMCall
-from pytest_llm.json_schema import assert_json_schema
+from pytest_llm.checks.json_schema import assert_json_schema
 from pytest_llm.providers import recognize_path
 from pytest_llm.providers.assemble import assemble
 from pytest_llm.providers.sse import looks_like_sse, parse_sse
@@ -663,7 +663,7 @@ def test_the_schema_must_be_a_dict_or_a_pydantic_model() -> None:
 def test_the_module_imports_neither_pytest_nor_pydantic() -> None:
     code = (
         "import sys\n"
-        "from pytest_llm.json_schema import assert_json_schema\n"
+        "from pytest_llm.checks.json_schema import assert_json_schema\n"
         "assert_json_schema('{\"a\": 1}', {'type': 'object'})\n"
         "print(sorted(m for m in ('pytest', '_pytest', 'pydantic') if m in sys.modules))\n"
     )

@@ -10,7 +10,7 @@ from kit import inner_file, with_keys, without_keys
 # other prompt with "[model] reply to: <prompt> #digest": a prompt that carries a JSON object
 # then comes back as JSON wrapped in prose.
 STRUCTURED = """
-from pytest_llm.json_schema import assert_json_schema
+from pytest_llm.checks.json_schema import assert_json_schema
 
 PERSON = {
     "type": "object",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llm import load_cache, store
+from pytest_llm.cassettes import load_cache, store
 
 INTERACTIONS: list[dict[str, Any]] = [
     {

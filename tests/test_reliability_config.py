@@ -14,7 +14,7 @@ import pytest
 from fake_provider import FakeProvider
 from kit import inner_file
 
-from pytest_llm.cassette import Cassette
+from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.errors import CassetteError
 
 

@@ -25,7 +25,7 @@ import pytest
 from fake_provider import FakeProvider
 from kit import OPENAI_KEY
 
-from pytest_llm import store
+from pytest_llm.cassettes import store
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and 
 LAUNCHER = r"""
 import json, os, signal, stat, sys, tempfile, time
 import pytest, openai, yaml  # imported once, shared by every forked child
-import pytest_llm.plugin, pytest_llm.cassette
+import pytest_llm.plugin, pytest_llm.cassettes.cassette
 
 # The protocol keeps its own copy of stdout; fd 1 is for what pytest prints.
 protocol = os.fdopen(os.dup(1), "w", buffering=1)
@@ -57,7 +57,7 @@ def writer(path, count, acks, pause_in=""):
     # `pause_in` ("fsync" or "replace") holds the third save inside that call of
     # store.write_atomic, after saying "pause", so that the kill lands right there.
     from pathlib import Path
-    from pytest_llm.cassette import Cassette
+    from pytest_llm.cassettes.cassette import Cassette
     path = Path(path)
     acks = os.open(acks, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     if pause_in:
@@ -349,7 +349,7 @@ def test_a_writer_killed_mid_save_loses_no_acknowledged_save(
 
 
 def test_temporary_files_of_killed_writers_go_with_the_next_save(tmp_path: Path) -> None:
-    from pytest_llm.cassette import Cassette
+    from pytest_llm.cassettes.cassette import Cassette
 
     path = tmp_path / "c.yaml"
     stale = tmp_path / ".c.yaml.ab12_xyz.tmp"
@@ -384,7 +384,7 @@ def entry(prompt: str, at: str) -> dict[str, Any]:
 
 
 def test_a_failed_re_recording_keeps_the_previous_one_behind_the_new(tmp_path: Path) -> None:
-    from pytest_llm.cassette import Cassette
+    from pytest_llm.cassettes.cassette import Cassette
 
     path = tmp_path / "c.yaml"
     store.write_atomic(path, store.dumps(store.document([entry("a", "old"), entry("b", "old")])))

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kit import inner_file
 
-from pytest_llm import store
+from pytest_llm.cassettes import store
 from pytest_llm.errors import CassetteError
 from pytest_llm.keys import DEFAULT_MATCH_ON, IGNORED_FIELDS, make_key
 from pytest_llm.providers import Endpoint

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fake_provider import FakeProvider
 
-from pytest_llm import store
-from pytest_llm.cassette import Cassette
+from pytest_llm.cassettes import store
+from pytest_llm.cassettes.cassette import Cassette
 
 GROUP = 50  # tests in each of the two groups that share a cassette
 OWN = 100  # tests with a cassette of their own

@@ -20,8 +20,8 @@ import yaml
 from fake_provider import FakeProvider
 from kit import inner_file, with_keys, without_keys
 
-from pytest_llm import similarity as sim
-from pytest_llm.similarity import (
+from pytest_llm.checks import similarity as sim
+from pytest_llm.checks.similarity import (
     CALIBRATED_KINDS,
     SimilarityError,
     SimilarityResult,
@@ -34,8 +34,8 @@ from pytest_llm.similarity import (
     set_default_method,
     similarity,
 )
-from pytest_llm.similarity.lexical import lexical_score
-from pytest_llm.similarity.remote import JUDGE_SYSTEM_PROMPT, parse_verdict
+from pytest_llm.checks.similarity.lexical import lexical_score
+from pytest_llm.checks.similarity.remote import JUDGE_SYSTEM_PROMPT, parse_verdict
 
 PAIRS = yaml.safe_load((Path(__file__).parent / "similarity_pairs.yaml").read_text("utf-8"))[
     "pairs"
@@ -416,7 +416,7 @@ def test_a_missing_sdk_names_the_extra_that_installs_it(monkeypatch: pytest.Monk
 
 def test_importing_similarity_loads_no_pytest_numpy_or_sdk() -> None:
     code = (
-        "import sys, pytest_llm.similarity as s; "
+        "import sys, pytest_llm.checks.similarity as s; "
         "s.similarity('refund approved', 'approved refund', method='lexical'); "
         "print(sorted(m for m in ('pytest', 'numpy', 'openai', 'anthropic', 'tokenizers') "
         "if m in sys.modules))"
@@ -440,7 +440,7 @@ EMBED_PAIRS = [
 ]
 PROVIDER_TESTS = f"""
 import json
-from pytest_llm.similarity import SimilarityError, assert_similar, similarity
+from pytest_llm.checks.similarity import SimilarityError, assert_similar, similarity
 
 PAIRS = {EMBED_PAIRS!r}
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from pytest_llm import tokens
 from pytest_llm.calls import LLMCall
-from pytest_llm.tokens import (
+from pytest_llm.checks import tokens
+from pytest_llm.checks.tokens import (
     TokenizerDataError,
     assert_fits_context,
     count_tokens,
@@ -119,7 +119,7 @@ def test_counting_never_touches_the_network_or_tiktokens_cache(tmp_path: Path) -
         socket.getaddrinfo = refuse
 
         import tiktoken.registry
-        from pytest_llm.tokens import count_tokens, get_encoding
+        from pytest_llm.checks.tokens import count_tokens, get_encoding
 
         assert get_encoding("cl100k_base").encode("hello world") == [15339, 1917]
         assert get_encoding("o200k_base").encode("hello world") == [24912, 2375]
@@ -452,8 +452,8 @@ TABLES = {
 @cache
 def corpus_calls() -> dict[str, list[tuple[str, LLMCall]]]:
     """Every recorded 200 call with input tokens in the corpus, by operation."""
+    from pytest_llm.cassettes.vcr_import import import_file
     from pytest_llm.providers import recognize_path
-    from pytest_llm.vcr_import import import_file
 
     found: dict[str, list[tuple[str, LLMCall]]] = {}
     for path in sorted(CORPUS.rglob("*")):

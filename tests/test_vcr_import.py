@@ -12,12 +12,12 @@ import pytest
 import yaml
 from kit import CORPUS
 
-from pytest_llm import store
-from pytest_llm.cassette import interaction_key
+from pytest_llm.cassettes import store
+from pytest_llm.cassettes.cassette import interaction_key
+from pytest_llm.cassettes.vcr_import import VcrImportError, _VcrLoader, import_file, output_name
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.providers import recognize_path
 from pytest_llm.scrub import SECRET_HEADERS, Scrubber
-from pytest_llm.vcr_import import VcrImportError, _VcrLoader, import_file, output_name
 
 CHAT, RESPONSES, EMBEDDINGS = "/v1/chat/completions", "/v1/responses", "/v1/embeddings"
 MESSAGES, COUNT_TOKENS = "/v1/messages", "/v1/messages/count_tokens"

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llm import store
 from pytest_llm.calls import LLMCall
+from pytest_llm.cassettes import store
 from pytest_llm.errors import CassetteError
 from pytest_llm.usage import Usage
 
 if TYPE_CHECKING:
-    from pytest_llm.prices import PriceTable
+    from pytest_llm.checks.prices import PriceTable
 
 SUFFIXES = (".yaml", ".yml")
 # Folders that hold tools and dependencies, never a project's cassettes.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_llm import store
-from pytest_llm.cassette import Identity, identity
+from pytest_llm.cassettes import store
+from pytest_llm.cassettes.cassette import Identity, identity
 
 CACHE_KEY = "pytest-llm/usage"
 _CACHE_FILE = Path(".pytest_cache") / "v" / "pytest-llm" / "usage"

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pytest_llm import load_cache
+from pytest_llm.cassettes import load_cache
 from pytest_llm.errors import CassetteError
 
 FORMAT_VERSION = 1

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from pytest_llm.cassettes.interaction import Exchange, sdk_version, to_interaction
+from pytest_llm.cassettes.paths import display
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
-from pytest_llm.paths import display
 from pytest_llm.providers import recognize
 from pytest_llm.providers.sse import looks_like_sse, parse_sse
-from pytest_llm.recording import Exchange, sdk_version, to_interaction
 from pytest_llm.scrub import Scrubber
 
 __all__ = ["ImportResult", "VcrImportError", "convert", "import_file", "output_name"]

@@ -41,7 +41,7 @@ def default_scorer(method: str | None = None) -> Scorer:
     """Text similarity by the similarity backends (the session default when `method` is None)."""
 
     def score(actual: str, expected: str) -> tuple[float, str]:
-        from pytest_llm.similarity import similarity
+        from pytest_llm.checks.similarity import similarity
 
         result = similarity(actual, expected, method=method)
         return result.value, result.method
@@ -121,7 +121,7 @@ def _plain(value: Any) -> Any:
 
 def schema_valid(call: _Call) -> bool | None:
     """Whether the call's output keeps the schema its request declared (None: none declared)."""
-    from pytest_llm.json_schema import assert_json_schema
+    from pytest_llm.checks.json_schema import assert_json_schema
 
     try:
         assert_json_schema(call)
@@ -225,7 +225,7 @@ def assert_no_drift(
             "assert_no_drift: no baseline call to compare with; llm.baseline holds the previous "
             "recording only while re-recording (--llm-record=rewrite or all)"
         )
-    from pytest_llm.similarity import default_min_score
+    from pytest_llm.checks.similarity import default_min_score
 
     entry = compare(call, baseline, default_scorer(method))
     problems: list[str] = []
@@ -265,7 +265,7 @@ def _schema_problems(call: Any, baseline: Any, schema: Any, entry: dict[str, Any
         if valid["baseline"] is True and valid["new"] is False:
             return ["the new answer breaks the schema its request declared; the baseline kept it"]
         return []
-    from pytest_llm.json_schema import assert_json_schema
+    from pytest_llm.checks.json_schema import assert_json_schema
 
     problems = []
     for label, side in (("baseline", baseline), ("new answer", call)):

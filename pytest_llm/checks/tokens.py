@@ -680,7 +680,7 @@ def assert_fits_context(
         raise ValueError(f"reserve_output_tokens must be >= 0, not {reserve_output_tokens}")
     window = context_window
     if window is None:
-        from pytest_llm.prices import model_info
+        from pytest_llm.checks.prices import model_info
 
         info = model_info(model)
         window = info.context_window if info is not None else None

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llm import options
-from pytest_llm.settings import KEY_ENV, PLACEHOLDER_KEY, RecordMode, Settings
+from pytest_llm.plugin import options
+from pytest_llm.replay.settings import KEY_ENV, PLACEHOLDER_KEY, RecordMode, Settings
 
 if TYPE_CHECKING:
     from pytest_llm.calls import LLM
     from pytest_llm.errors import CassetteError
-    from pytest_llm.faults import FaultRule
-    from pytest_llm.session import RunState
+    from pytest_llm.plugin.session import RunState
+    from pytest_llm.replay.faults import FaultRule
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -108,7 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_HOOKS] = hooks
     config.pluginmanager.register(hooks, "pytest-llm-hooks")
     if config.pluginmanager.hasplugin("xdist"):
-        from pytest_llm import xdist_support
+        from pytest_llm.plugin import xdist_support
 
         config.pluginmanager.register(xdist_support.XdistHooks(hooks), "pytest-llm-xdist")
     if run.mode is RecordMode.NONE and run.placeholder_keys:
@@ -165,8 +165,9 @@ class _Hooks:
     def state(self) -> RunState:
         """The run's state, built when the first participating test is collected."""
         if self._state is None:
-            from pytest_llm import load_cache, prices
-            from pytest_llm.session import RunState
+            from pytest_llm.cassettes import load_cache
+            from pytest_llm.checks import prices
+            from pytest_llm.plugin.session import RunState
 
             cache = getattr(self.config, "cache", None)
             load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
@@ -192,7 +193,8 @@ class _Hooks:
     def close(self) -> None:
         """Undo what the run changed in the process."""
         if self._state is not None:
-            from pytest_llm import load_cache, prices
+            from pytest_llm.cassettes import load_cache
+            from pytest_llm.checks import prices
 
             self._state.close()
             prices.activate(None)
@@ -223,7 +225,7 @@ class _Hooks:
         try:
             plan = None
             if run.faults:  # fresh counters for each run of the test
-                from pytest_llm.faults import FaultPlan
+                from pytest_llm.replay.faults import FaultPlan
 
                 plan = FaultPlan([dataclasses.replace(rule, served=0) for rule in run.faults])
             run.recorder = self.state.start(run.settings, plan)
@@ -231,7 +233,7 @@ class _Hooks:
             run.error = exc
         if self.run.block_network:
             stack = contextlib.ExitStack()
-            from pytest_llm.netguard import blocked
+            from pytest_llm.replay.netguard import blocked
 
             stack.enter_context(blocked())
             item.stash[_GUARD] = stack
@@ -261,7 +263,7 @@ class _Hooks:
         if self.run.drift_min_score is not None and run.recorder is not None:
             self._check_drift(run.recorder, self.run.drift_min_score)
         if run.budget is not None and run.recorder is not None:
-            from pytest_llm.budget import budget_message, budget_problems
+            from pytest_llm.checks.budget import budget_message, budget_problems
 
             problems = budget_problems(run.recorder.calls, run.budget)
             if problems:
@@ -286,7 +288,7 @@ class _Hooks:
         state = self.state
         if cache is None or not (state.known or state.tainted):
             return
-        from pytest_llm import pruning
+        from pytest_llm.cassettes import pruning
 
         partial = state.partial or bool(session.shouldstop) or bool(session.shouldfail)
         record = pruning.payload(state.known, state.used, state.tainted, partial=partial)
@@ -295,7 +297,7 @@ class _Hooks:
     def _check_drift(self, recorder: Any, min_score: float) -> None:
         if not recorder.baseline or not recorder.calls:
             return
-        from pytest_llm.drift import describe, drifted
+        from pytest_llm.checks.drift import describe, drifted
 
         entries = self.state.compare(recorder)
         below = [
@@ -351,7 +353,7 @@ class _Hooks:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run.reports and not hasattr(self.config, "workerinput"):
-            from pytest_llm import report
+            from pytest_llm.report import summary as report
 
             tests = self.state.tests if self.started else []
             for path in self.run.reports:  # the controller writes, once

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llm.settings import (
+from pytest_llm.replay.settings import (
     FAULTS,
     REPORT_FORMATS,
     RecordMode,
@@ -25,8 +25,8 @@ from pytest_llm.settings import (
 )
 
 if TYPE_CHECKING:
-    from pytest_llm.faults import FaultRule
-    from pytest_llm.prices import PriceTable
+    from pytest_llm.checks.prices import PriceTable
+    from pytest_llm.replay.faults import FaultRule
 
 MARKER_ARGS = frozenset({"cassette", "record", "match_on"})
 
@@ -150,7 +150,7 @@ def _similarity(config: pytest.Config) -> str | None:
     value = str(config.getini("llm_similarity") or "").strip()
     if not value:
         return None
-    from pytest_llm import similarity
+    from pytest_llm.checks import similarity
 
     try:
         similarity.set_default_method(value)
@@ -163,7 +163,7 @@ def _prices(config: pytest.Config) -> PriceTable | None:
     value = config.getini("llm_prices")
     if not value:
         return None  # the packaged table, loaded when first needed
-    from pytest_llm.prices import PriceFileError, load_table
+    from pytest_llm.checks.prices import PriceFileError, load_table
 
     try:
         return load_table(config.rootpath / str(value))
@@ -227,7 +227,7 @@ def record_command(item: pytest.Item) -> str:
 
 def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
     """A test's settings: its llm marker over the run's options."""
-    from pytest_llm import paths
+    from pytest_llm.cassettes import paths
     from pytest_llm.keys import parse_match_on
 
     marker = item.get_closest_marker("llm")
@@ -260,7 +260,7 @@ def budget(item: pytest.Item) -> dict[str, float | int] | None:
     marker = item.get_closest_marker("llm_budget")
     if marker is None:
         return None
-    from pytest_llm.budget import check_limits
+    from pytest_llm.checks.budget import check_limits
 
     where = f"@pytest.mark.llm_budget on {item.nodeid}"
     if marker.args:
@@ -276,7 +276,7 @@ def faults(item: pytest.Item) -> list[FaultRule]:
     markers = list(item.iter_markers("llm_faults"))
     if not markers:
         return []
-    from pytest_llm.faults import parse_rule
+    from pytest_llm.replay.faults import parse_rule
 
     rules = []
     for marker in markers:

@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llm import report
-from pytest_llm.cassette import Cassette, Identity, identity
-from pytest_llm.drift import compare_all, default_scorer
-from pytest_llm.faults import FaultPlan
-from pytest_llm.paths import display
-from pytest_llm.prices import PriceTable, default_table
-from pytest_llm.recorder import Recorder
+from pytest_llm.cassettes.cassette import Cassette, Identity, identity
+from pytest_llm.cassettes.paths import display
+from pytest_llm.checks.drift import compare_all, default_scorer
+from pytest_llm.checks.prices import PriceTable, default_table
+from pytest_llm.replay.faults import FaultPlan
+from pytest_llm.replay.recorder import Recorder
+from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
+from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
+from pytest_llm.replay.transport import Interceptor
+from pytest_llm.report import summary as report
 from pytest_llm.scrub import QueryLogFilter, Scrubber
-from pytest_llm.settings import KEY_ENV as _KEY_ENV
-from pytest_llm.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
-from pytest_llm.transport import Interceptor
 
 _HTTP_LOGGERS = ("httpx", "httpx2")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from pytest_llm.session import RunState
+    from pytest_llm.plugin.session import RunState
 
 
 class _Hooks(Protocol):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_llm.settings import FAULTS
+from pytest_llm.replay.settings import FAULTS
 
 # Answered with an HTTP status; the others are transport exceptions or a cut stream.
 HTTP_FAULTS = frozenset({"rate_limit", "server_error", "overloaded"})

@@ -6,11 +6,11 @@ import json
 import re
 from typing import Any
 
-from pytest_llm.cassette import Cassette
+from pytest_llm.cassettes.cassette import Cassette
+from pytest_llm.cassettes.paths import display
 from pytest_llm.keys import key_fields
-from pytest_llm.paths import display
 from pytest_llm.providers import Endpoint, recognize_path
-from pytest_llm.settings import RecordMode, Settings
+from pytest_llm.replay.settings import RecordMode, Settings
 
 _MAX_VALUE = 120
 _MAX_DIFFERENCES = 12

@@ -8,16 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llm.calls import LLMCall
-from pytest_llm.cassette import Cassette, Identity, identity
+from pytest_llm.cassettes.cassette import Cassette, Identity, identity
+from pytest_llm.cassettes.interaction import Exchange, to_interaction
+from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
-from pytest_llm.faults import FaultPlan
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
-from pytest_llm.misses import miss_message
-from pytest_llm.prices import PriceTable
 from pytest_llm.providers import Endpoint
-from pytest_llm.recording import Exchange, to_interaction
+from pytest_llm.replay.faults import FaultPlan
+from pytest_llm.replay.misses import miss_message
+from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.scrub import Scrubber
-from pytest_llm.settings import RecordMode, Settings
 
 
 @dataclass(frozen=True, slots=True)

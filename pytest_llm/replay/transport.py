@@ -18,20 +18,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from pytest_llm.errors import RecordingRefused
-from pytest_llm.faults import HTTP_FAULTS, fault_interaction, http_fault
-from pytest_llm.providers import Endpoint, recognize, recognize_path
-from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
-from pytest_llm.recorder import Decision, Recorder
-from pytest_llm.recording import (
+from pytest_llm.cassettes.interaction import (
     Exchange,
     replay_body,
     replay_events,
     replay_headers,
     sdk_version,
 )
-from pytest_llm.settings import KEY_ENV as _KEY_ENV
-from pytest_llm.settings import PLACEHOLDER_KEY, ReplayTiming
+from pytest_llm.errors import RecordingRefused
+from pytest_llm.providers import Endpoint, recognize, recognize_path
+from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
+from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
+from pytest_llm.replay.recorder import Decision, Recorder
+from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
+from pytest_llm.replay.settings import PLACEHOLDER_KEY, ReplayTiming
 
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
 _INJECTED = " (injected by pytest-llm)"

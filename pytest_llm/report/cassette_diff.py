@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llm import report, store
 from pytest_llm.calls import LLMCall
-from pytest_llm.drift import Scorer, compare_all
+from pytest_llm.cassettes import store
+from pytest_llm.checks.drift import Scorer, compare_all
+from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import CassetteError
-from pytest_llm.prices import PriceTable
+from pytest_llm.report import summary as report
 
 
 @dataclass

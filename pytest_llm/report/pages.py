@@ -10,8 +10,8 @@ import difflib
 import html
 from typing import Any
 
-from pytest_llm.budget import usd
-from pytest_llm.report import drifted_calls
+from pytest_llm.checks.budget import usd
+from pytest_llm.report.summary import drifted_calls
 
 _TEXT_LIMIT = 4000  # characters of an answer shown in a report
 _BUCKETS = 10

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pytest_llm.budget import usd
 from pytest_llm.calls import LLMCall
-from pytest_llm.settings import REPORT_FORMATS
-from pytest_llm.store import write_atomic
+from pytest_llm.cassettes.store import write_atomic
+from pytest_llm.checks.budget import usd
+from pytest_llm.replay.settings import REPORT_FORMATS
 
 __all__ = ["REPORT_FORMATS", "document", "test_record", "write"]
 
@@ -113,7 +113,7 @@ def write(path: Path, tests: list[dict[str, Any]]) -> None:
     if suffix == ".json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
-        from pytest_llm import report_pages
+        from pytest_llm.report import pages as report_pages
 
         text = report_pages.markdown(data) if suffix == ".md" else report_pages.page(data)
     write_atomic(path, text)

@@ -54,7 +54,7 @@ Contradictions score high with every embedding and word method ("The refund was 
 with minilm): closeness is not truth. To catch a changed fact, use a judge.
 """
 
-from pytest_llm.similarity.core import (
+from pytest_llm.checks.similarity.core import (
     CALIBRATED_KINDS,
     SimilarityResult,
     assert_similar,
@@ -64,7 +64,7 @@ from pytest_llm.similarity.core import (
     set_default_method,
     similarity,
 )
-from pytest_llm.similarity.remote import SimilarityError
+from pytest_llm.checks.similarity.remote import SimilarityError
 
 __all__ = [
     "CALIBRATED_KINDS",

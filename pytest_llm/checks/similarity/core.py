@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from pytest_llm.similarity.lexical import lexical_score
-from pytest_llm.similarity.minilm import INSTALL_HINT, minilm_missing, minilm_score
-from pytest_llm.similarity.remote import (
+from pytest_llm.checks.similarity.lexical import lexical_score
+from pytest_llm.checks.similarity.minilm import INSTALL_HINT, minilm_missing, minilm_score
+from pytest_llm.checks.similarity.remote import (
     SimilarityError,
     embedding_score,
     judge_provider,

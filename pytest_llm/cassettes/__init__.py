@@ -1,0 +1,1 @@
+"""Cassette files: safe load, readable atomic save, load cache, paths, import, listing, pruning."""

@@ -1,0 +1,1 @@
+"""What tests assert: JSON schema, similarity, drift, budgets, token counts, prices."""

@@ -1,0 +1,1 @@
+"""The engine: the httpx hook, record/replay decisions, faults, the network guard, misses."""
