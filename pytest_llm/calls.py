@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pytest_llm.checks.prices import PriceTable, active_table
+from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.usage import ToolCall, Usage, as_int
 
@@ -90,7 +90,7 @@ class LLMCall:
         """What the call cost live; None while its model has no known price."""
         if self.status >= 400 or self.status == 0:  # refused or unanswered: not billed
             return 0.0 if self.price_model is not None else None
-        table = self.prices or active_table()
+        table = self.prices or default_table()
         model = self.price_model
         return (
             None
@@ -101,7 +101,7 @@ class LLMCall:
     @cached_property
     def price_model(self) -> str | None:
         """The model id the price is looked up under (the served one first), None if unpriced."""
-        table = self.prices or active_table()
+        table = self.prices or default_table()
         for model in (self.served_model, self.model):
             info = table.lookup(model)
             if info is not None and info.priced:

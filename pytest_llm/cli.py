@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llm._version import __version__
-from pytest_llm.cassettes.paths import display
+from pytest_llm.errors import display
 
 if TYPE_CHECKING:
     from pytest_llm.cassettes.catalog import CallInfo, CassetteInfo, Group, Scan
@@ -569,8 +569,7 @@ def _diff(args: argparse.Namespace) -> int:
     from pytest_llm.checks.drift import default_scorer
     from pytest_llm.checks.similarity import available_methods
     from pytest_llm.errors import CassetteError
-    from pytest_llm.report import cassette_diff
-    from pytest_llm.report import summary as report
+    from pytest_llm.report import cassette_diff, figures, files, summary
 
     for path in (args.old, args.new):
         if not path.exists():
@@ -581,8 +580,8 @@ def _diff(args: argparse.Namespace) -> int:
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
         raise UsageError(f"--min-score {args.min_score}: expected a number from 0 to 1")
     for path in args.report:
-        if path.suffix.lower() not in report.REPORT_FORMATS:
-            valid = ", ".join(report.REPORT_FORMATS)
+        if path.suffix.lower() not in files.REPORT_FORMATS:
+            valid = ", ".join(files.REPORT_FORMATS)
             raise UsageError(f"--report {path}: unknown format; valid suffixes: {valid}")
     try:
         result = cassette_diff.diff(
@@ -594,7 +593,7 @@ def _diff(args: argparse.Namespace) -> int:
         _error("diff", str(exc))
         return PROBLEM
     for path in args.report:
-        report.write(path, result.tests)
+        files.write(path, result.tests)
     below = [
         (test["nodeid"], index)
         for test in result.tests
@@ -604,11 +603,11 @@ def _diff(args: argparse.Namespace) -> int:
         and call["drift"]["score"] < args.min_score
     ]
     if args.json:
-        document = report.document(result.tests)
+        document = figures.document(result.tests)
         document["only_old"], document["only_new"] = result.only_old, result.only_new
         _emit_json(document)
     else:
-        lines = report.drift_lines(result.tests, args.min_score)
+        lines = summary.drift_lines(result.tests, args.min_score)
         print("\n".join(lines) if lines else "no calls to compare")
         for label, names in (("only in OLD", result.only_old), ("only in NEW", result.only_new)):
             for name in names:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_llm.cassettes.paths import display
+
+def display(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it, for messages."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class CassetteError(Exception):

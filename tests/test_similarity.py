@@ -9,7 +9,6 @@ import re
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,11 +26,12 @@ from pytest_llm.checks.similarity import (
     SimilarityResult,
     assert_similar,
     available_methods,
+    checked_method,
     core,
     default_method,
     default_min_score,
     minilm,
-    set_default_method,
+    session_method,
     similarity,
 )
 from pytest_llm.checks.similarity.lexical import lexical_score
@@ -42,14 +42,6 @@ PAIRS = yaml.safe_load((Path(__file__).parent / "similarity_pairs.yaml").read_te
 ]
 MINILM_MISSING = minilm.minilm_missing()
 needs_minilm = pytest.mark.skipif(MINILM_MISSING is not None, reason=str(MINILM_MISSING))
-
-
-@pytest.fixture(autouse=True)
-def _session_default() -> Iterator[None]:
-    """Each test starts and ends with the automatic default method."""
-    set_default_method(None)
-    yield
-    set_default_method(None)
 
 
 def _scores(method: str, kind: str) -> list[tuple[float, str]]:
@@ -172,7 +164,7 @@ def test_without_minilm_the_default_is_lexical_and_the_message_says_why(
     with pytest.raises(SimilarityError, match="'minilm' cannot run here: numpy not installed"):
         similarity("a b", "c d", method="minilm")
     with pytest.raises(ValueError, match="'minilm' cannot run here: numpy not installed"):
-        set_default_method("minilm")
+        checked_method("minilm")
 
 
 # --- names, defaults, the session default ----------------------------------------------------
@@ -188,13 +180,13 @@ def test_methods_defaults_and_the_session_default() -> None:
     assert default_min_score("judge:gpt-4o-mini") == 0.5
     assert default_min_score() == default_min_score(default_method())
 
-    set_default_method("judge:claude-haiku-4-5")
-    assert default_method() == "judge:claude-haiku-4-5"
-    set_default_method("lexical")
-    assert default_method() == "lexical"
-    with pytest.raises(AssertionError, match=r"method:   lexical \(the session default \(ini"):
-        assert_similar("refund approved", "shipping address changed")
-    set_default_method(None)
+    with session_method("judge:claude-haiku-4-5"):
+        assert default_method() == "judge:claude-haiku-4-5"
+        with session_method(" lexical "):
+            assert default_method() == "lexical"
+            with pytest.raises(AssertionError, match=r"method:   lexical \(the session default"):
+                assert_similar("refund approved", "shipping address changed")
+        assert default_method() == "judge:claude-haiku-4-5"
     assert default_method() == available_methods()[0]
 
 
@@ -205,7 +197,7 @@ def test_an_unknown_method_lists_the_valid_ones(name: str) -> None:
         lambda: similarity("a", "b", method=name),
         lambda: assert_similar("a", "b", method=name),
         lambda: default_min_score(name),
-        lambda: set_default_method(name),
+        lambda: checked_method(name),
     ):
         with pytest.raises(ValueError) as error:
             call()
@@ -536,3 +528,28 @@ def test_provider_methods_are_recorded_and_replay_the_same_scores_offline(
     result.assert_outcomes(passed=5)
     result.stdout.fnmatch_lines(["7 call(s) replayed, 0 recorded, 0 cassette(s) written"])
     assert _results(replayed) == before
+
+
+def test_ini_llm_similarity_is_the_default_inside_its_session_only(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nllm_similarity = lexical\n")
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_llm import assert_similar
+        from pytest_llm.checks.similarity import default_method
+
+        def test_plain():
+            assert default_method() == "lexical"
+
+        @pytest.mark.llm
+        def test_taking_part():
+            assert default_method() == "lexical"
+            with pytest.raises(AssertionError, match=r"lexical \\(the session default"):
+                assert_similar("refund approved", "shipping address changed")
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    # The inner session's choice does not outlive it.
+    assert default_method() == available_methods()[0]

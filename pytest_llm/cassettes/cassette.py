@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llm.cassettes import store
-from pytest_llm.cassettes.paths import display
-from pytest_llm.errors import CassetteError
+from pytest_llm.errors import CassetteError, display
 from pytest_llm.keys import make_key
 from pytest_llm.providers import recognize_path
 

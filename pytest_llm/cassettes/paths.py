@@ -39,11 +39,3 @@ def named_cassette(root: Path, name: str) -> Path:
     if not pieces[-1].endswith((".yaml", ".yml")):
         pieces[-1] += SUFFIX
     return root.joinpath(*pieces)
-
-
-def display(path: Path) -> str:
-    """`path` relative to the working directory when it lies below it, for messages."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from pytest_llm.cassettes.interaction import Exchange, sdk_version, to_interaction
-from pytest_llm.cassettes.paths import display
+from pytest_llm.errors import display
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.providers import recognize
 from pytest_llm.providers.sse import looks_like_sse, parse_sse

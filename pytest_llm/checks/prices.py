@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from functools import cache
 from importlib import resources
@@ -232,19 +235,25 @@ def load_table(path: Path | None) -> PriceTable:
     return default_table().merged(parse(text, str(path)))
 
 
-# The table of the running pytest session (the user's llm_prices merged in), so helpers
-# called from test code, such as assert_fits_context, see the same rows as the summary.
-_active: list[PriceTable] = []
+# The running session's table (ini llm_prices merged in), so helpers called from test code,
+# such as assert_fits_context, see the rows the summary uses. The plugin keeps the table in
+# config.stash and sets it here only for the duration of each test; calls carry their own.
+_session_table: ContextVar[PriceTable | None] = ContextVar("pytest_llm_prices", default=None)
 
 
-def activate(table: PriceTable | None) -> None:
-    """Make `table` the one that model_info and cost_usd read (None: back to the packaged)."""
-    _active[:] = [table] if table is not None else []
+@contextmanager
+def session_table(table: PriceTable | None) -> Iterator[None]:
+    """Within the block, model_info and cost_usd read `table` (None: the packaged one)."""
+    token = _session_table.set(table)
+    try:
+        yield
+    finally:
+        _session_table.reset(token)
 
 
 def active_table() -> PriceTable:
     """The session's table, or the packaged one outside a session."""
-    return _active[0] if _active else default_table()
+    return _session_table.get() or default_table()
 
 
 def model_info(model: str) -> ModelInfo | None:

@@ -44,12 +44,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pytest_llm.usage import Usage
 
 if TYPE_CHECKING:
     import tiktoken
-
-    from pytest_llm.calls import LLMCall
 
 __all__ = [
     "TokenizerDataError",
@@ -654,7 +654,18 @@ def count_tokens(text_or_messages: Any, model: str | None = None) -> int:
     )
 
 
-def recorded_input_tokens(call: LLMCall) -> int | None:
+class RecordedCall(Protocol):
+    """What `recorded_input_tokens` reads of a call (an `LLMCall` has it)."""
+
+    @property
+    def endpoint(self) -> str: ...
+    @property
+    def response(self) -> Any: ...
+    @property
+    def usage(self) -> Usage: ...
+
+
+def recorded_input_tokens(call: RecordedCall) -> int | None:
     """The input tokens the provider reported for a recorded call, or None if it reported none."""
     response = call.response
     path = call.endpoint.split("?", 1)[0].rstrip("/")

@@ -187,17 +187,14 @@ class _Hooks:
                 drift_min_score=run.drift_min_score,
                 run_started=self.run_started,
             )
-            prices.activate(self._state.prices)
         return self._state
 
     def close(self) -> None:
         """Undo what the run changed in the process."""
         if self._state is not None:
             from pytest_llm.cassettes import load_cache
-            from pytest_llm.checks import prices
 
             self._state.close()
-            prices.activate(None)
             load_cache.configure(None)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
@@ -214,6 +211,20 @@ class _Hooks:
             if options.takes_part(item, self.run):
                 settings = options.test_settings(item, self.run)
                 item.stash[_RUN] = _TestRun(settings, options.budget(item), options.faults(item))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        # Helpers that test code calls without a handle on the run (assert_similar,
+        # assert_fits_context) read the ini's similarity method and price table from here.
+        if self.run.prices is None and self.run.similarity_method is None:
+            return (yield)
+        from pytest_llm.checks import prices, similarity
+
+        with (
+            prices.session_table(self.run.prices),
+            similarity.session_method(self.run.similarity_method),
+        ):
+            return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -353,11 +364,11 @@ class _Hooks:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.run.reports and not hasattr(self.config, "workerinput"):
-            from pytest_llm.report import summary as report
+            from pytest_llm.report import files
 
             tests = self.state.tests if self.started else []
             for path in self.run.reports:  # the controller writes, once
-                report.write(path, tests)
+                files.write(path, tests)
         if not self.started:
             return
         self.state.partial = self.state.partial or self.partial

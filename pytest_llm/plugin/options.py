@@ -153,10 +153,9 @@ def _similarity(config: pytest.Config) -> str | None:
     from pytest_llm.checks import similarity
 
     try:
-        similarity.set_default_method(value)
+        return similarity.checked_method(value)
     except ValueError as exc:
         raise usage_error(f"ini llm_similarity: {exc}") from None
-    return value
 
 
 def _prices(config: pytest.Config) -> PriceTable | None:

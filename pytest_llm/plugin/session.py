@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llm.cassettes.cassette import Cassette, Identity, identity
-from pytest_llm.cassettes.paths import display
 from pytest_llm.checks.drift import compare_all, default_scorer
 from pytest_llm.checks.prices import PriceTable, default_table
+from pytest_llm.errors import display
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.replay.transport import Interceptor
-from pytest_llm.report import summary as report
+from pytest_llm.report import figures, summary
 from pytest_llm.scrub import QueryLogFilter, Scrubber
 
 _HTTP_LOGGERS = ("httpx", "httpx2")
@@ -51,7 +51,7 @@ class RunState:
     # When the run started (the controller's clock under xdist): a cassette created after it
     # was created by this run, so record mode `once` goes on recording into it.
     run_started: float | None = None
-    # one JSON-ready record per test that made calls (see report.test_record)
+    # one JSON-ready record per test that made calls (see figures.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
     _interceptor: Interceptor = field(default_factory=Interceptor)
     _seen: dict[Path, int] = field(default_factory=dict)  # cassette version known covers
@@ -87,7 +87,7 @@ class RunState:
             self.compare(recorder)
         self._interceptor.recorder = None
         if recorder.calls:
-            self.tests.append(report.test_record(nodeid, recorder.calls, recorder.drift))
+            self.tests.append(figures.test_record(nodeid, recorder.calls, recorder.drift))
         cassette = recorder.cassette
         path = cassette.path
         self.replayed += sum(1 for call in recorder.calls if call.replayed)
@@ -129,8 +129,8 @@ class RunState:
         """The terminal summary of the run's LLM traffic; empty when no test took part."""
         if not (self.replayed or self.recorded or self.known or self.tests):
             return []
-        lines = report.summary_table(self.tests, verbose=verbose)
-        lines += report.drift_lines(self.tests, self.drift_min_score)
+        lines = summary.summary_table(self.tests, verbose=verbose)
+        lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pytest_llm.cassettes.cassette import Cassette
-from pytest_llm.cassettes.paths import display
+from pytest_llm.errors import display
 from pytest_llm.keys import key_fields
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.settings import RecordMode, Settings

@@ -16,7 +16,7 @@ from pytest_llm.cassettes import store
 from pytest_llm.checks.drift import Scorer, compare_all
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import CassetteError
-from pytest_llm.report import summary as report
+from pytest_llm.report import figures
 
 
 @dataclass
@@ -67,7 +67,7 @@ def diff(old: Path, new: Path, scorer: Scorer, prices: PriceTable | None = None)
     for name, (old_path, new_path) in sorted(pairs.items()):
         before, after = _calls(old_path, prices), _calls(new_path, prices)
         drift = compare_all(after, before, scorer)
-        record = report.test_record(name, after, drift)
+        record = figures.test_record(name, after, drift)
         if len(before) > len(after):
             record["baseline_only_calls"] = len(before) - len(after)
         result.tests.append(record)

@@ -11,7 +11,7 @@ import html
 from typing import Any
 
 from pytest_llm.checks.budget import usd
-from pytest_llm.report.summary import drifted_calls
+from pytest_llm.report.figures import drifted_calls
 
 _TEXT_LIMIT = 4000  # characters of an answer shown in a report
 _BUCKETS = 10

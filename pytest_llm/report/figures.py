@@ -1,0 +1,118 @@
+"""The run's figures per test and per call, as plain JSON-ready dicts: the JSON report's data.
+
+Records are plain dicts so pytest-xdist workers can send them to the controller.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from pytest_llm.calls import LLMCall
+
+__all__ = ["REPORT_VERSION", "document", "drifted_calls", "test_record", "totals", "unknown_prices"]
+
+REPORT_VERSION = 1
+
+
+def _usage(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    total: Counter[str] = Counter(
+        {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
+    )
+    for record in records:
+        total.update(record["usage"])
+    return dict(total)
+
+
+def _cost(records: Iterable[dict[str, Any]]) -> float | None:
+    priced = [r["cost_usd"] for r in records if r["cost_usd"] is not None]
+    return sum(priced) if priced else None
+
+
+def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One call as the report shows it."""
+    return {
+        "provider": call.provider,
+        "endpoint": call.endpoint,
+        "model": call.model,
+        "served_model": call.served_model,
+        "status": call.status,
+        "usage": call.usage.as_dict(),
+        "cost_usd": call.cost_usd,
+        "replayed": call.replayed,
+        "fault": call.fault,
+        "text": call.text,
+        "drift": drift,
+    }
+
+
+def test_record(
+    nodeid: str, calls: Iterable[LLMCall], drift: list[dict[str, Any] | None] | None = None
+) -> dict[str, Any]:
+    """One test and its calls, each with its drift against the baseline when re-recording."""
+    calls = list(calls)
+    entries = list(drift or []) + [None] * len(calls)
+    records = [call_record(call, entries[i]) for i, call in enumerate(calls)]
+    return {
+        "nodeid": nodeid,
+        "usage": _usage(records),
+        "cost_usd": _cost(records),
+        "calls": records,
+    }
+
+
+def was_recorded(call: dict[str, Any]) -> bool:
+    # A cut stream fetched live was recorded; other faults never reach a provider.
+    return not call["replayed"] and call["fault"] in (None, "stream_cut")
+
+
+def unknown_prices(tests: list[dict[str, Any]]) -> Counter[str]:
+    """Models answered with success but absent from the price table, with their call counts."""
+    return Counter(
+        call["model"] or "(no model)"
+        for test in tests
+        for call in test["calls"]
+        if call["cost_usd"] is None and call.get("status", 200) < 400
+    )
+
+
+def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sums over the run."""
+    calls = [call for test in tests for call in test["calls"]]
+    return {
+        "tests": len(tests),
+        "calls": len(calls),
+        "replayed": sum(1 for call in calls if call["replayed"]),
+        "recorded": sum(1 for call in calls if was_recorded(call)),
+        "faults": sum(1 for call in calls if call["fault"] is not None),
+        "usage": _usage(calls),
+        "cost_usd": _cost(calls),
+        "unknown_price_models": dict(sorted(unknown_prices(tests).items())),
+    }
+
+
+def document(tests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON report."""
+    ordered = sorted(tests, key=lambda t: t["nodeid"])
+    return {"version": REPORT_VERSION, "totals": totals(ordered), "tests": ordered}
+
+
+def drifted_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, dict[str, Any]]]:
+    """(test, call index, drift) of every call that changed against its baseline, worst first."""
+    found = []
+    for test in tests:
+        for index, call in enumerate(test["calls"]):
+            drift = call.get("drift")
+            if drift is None:
+                continue
+            changed = (
+                drift["score"] < 1.0
+                or drift["served_model_changed"]
+                or drift["json_diff"]
+                or drift["baseline_model"] != call["model"]
+            )
+            if changed:
+                found.append((test, index, drift))
+    found.sort(key=lambda item: (item[2]["score"], item[0]["nodeid"], item[1]))
+    return found
