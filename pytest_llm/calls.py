@@ -21,6 +21,9 @@ class LLMCall:
     fault: str | None = None
     prices: PriceTable | None = field(default=None, repr=False)
     index: int | None = None  # the call's place in llm.calls
+    # Answered by a narrower key from a recording whose whole request differs (SPEC "Stale").
+    stale: bool = False
+    stale_diff: list[str] = field(default_factory=list)
 
     @cached_property
     def _endpoint(self) -> Endpoint:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_llm.cassettes import store
 from pytest_llm.errors import CassetteError, display
-from pytest_llm.keys import make_key
+from pytest_llm.keys import KeySpec, make_key
 from pytest_llm.providers import recognize_path
 
 Identity = tuple[str, str]
@@ -19,7 +19,7 @@ def identity(interaction: dict[str, Any]) -> Identity:
     return str(interaction.get("key", "")), str(interaction.get("recorded_at", ""))
 
 
-def interaction_key(interaction: dict[str, Any], match_on: frozenset[str]) -> str:
+def interaction_key(interaction: dict[str, Any], match_on: KeySpec | frozenset[str]) -> str:
     """The key of a stored interaction under `match_on` (recomputed: match_on may differ)."""
     request = interaction["request"]
     endpoint = recognize_path(request["path"].split("?", 1)[0])
@@ -41,7 +41,7 @@ class Cassette:
         self.version = 0
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
-        self._indexes: dict[frozenset[str], dict[str, list[int]]] = {}
+        self._indexes: dict[KeySpec | frozenset[str], dict[str, list[int]]] = {}
 
     @classmethod
     def load(cls, path: Path, *, run_started: float | None = None) -> Cassette:
@@ -66,7 +66,7 @@ class Cassette:
         """
         return bool(self._added)
 
-    def index(self, match_on: frozenset[str]) -> dict[str, list[int]]:
+    def index(self, match_on: KeySpec | frozenset[str]) -> dict[str, list[int]]:
         """Positions of the interactions of each key, in recorded order."""
         index = self._indexes.get(match_on)
         if index is None:
@@ -87,7 +87,7 @@ class Cassette:
         self.interactions = []
         self._indexes.clear()
 
-    def drop_key(self, key: str, match_on: frozenset[str]) -> None:
+    def drop_key(self, key: str, match_on: KeySpec | frozenset[str]) -> None:
         """Forget the recordings of `key` (record mode `all` replaces them)."""
         self.version += 1
         keep: list[dict[str, Any]] = []

@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--llm-strict",
         action="store_true",
         default=False,
-        help="fail the run when recorded interactions went unused",
+        help="fail the run when recorded interactions went unused, and the tests answered "
+        "from stale recordings",
     )
     group.addoption(
         "--llm-block-network",
@@ -88,6 +89,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_record_mode", "default record mode (none, once, new_episodes, all, rewrite)")
     parser.addini("llm_cassette_dir", "root folder of cassettes, relative to rootdir")
     parser.addini("llm_match_on", "request fields that make the key", type="linelist")
+    parser.addini(
+        "llm_match_ignore",
+        "JSON paths of the request body left out of the key (e.g. messages[*].cache_control)",
+        type="linelist",
+    )
     parser.addini("llm_autouse", "every test takes part in pytest-llm", type="bool", default=False)
     parser.addini("llm_scrub_headers", "more headers to remove from cassettes", type="linelist")
     parser.addini("llm_scrub_patterns", "regexes replaced in recorded bodies", type="linelist")
@@ -280,6 +286,12 @@ class _Hooks:
             if problems:
                 message = budget_message(run.recorder.calls, problems, where="@llm_budget")
                 pytest.fail(message, pytrace=False)
+        if self.run.strict and run.recorder is not None:
+            from pytest_llm.replay.misses import stale_message
+
+            stale = stale_message(run.recorder.calls, run.settings.record_command)
+            if stale:
+                pytest.fail(stale, pytrace=False)
         return result
 
     def _finish(self, item: pytest.Item, run: _TestRun) -> None:

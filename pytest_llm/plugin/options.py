@@ -26,9 +26,10 @@ from pytest_llm.replay.settings import (
 
 if TYPE_CHECKING:
     from pytest_llm.checks.prices import PriceTable
+    from pytest_llm.keys import Step
     from pytest_llm.replay.faults import FaultRule
 
-MARKER_ARGS = frozenset({"cassette", "record", "match_on"})
+MARKER_ARGS = frozenset({"cassette", "record", "match_on", "ignore"})
 
 
 def usage_error(problem: str) -> pytest.UsageError:
@@ -54,6 +55,7 @@ class RunConfig:
     similarity_method: str | None
     autouse: bool = False
     placeholder_keys: bool = True
+    ignore: tuple[tuple[Step, ...], ...] = ()
     prices: PriceTable | None = field(default=None, repr=False)
 
 
@@ -75,6 +77,7 @@ def resolve(config: pytest.Config) -> RunConfig:
         autouse=ini_bool(config, "llm_autouse"),
         placeholder_keys=ini_bool(config, "llm_placeholder_keys"),
         prices=_prices(config),
+        ignore=_ini_ignore(config),
     )
 
 
@@ -187,6 +190,15 @@ def _ini_match_on(config: pytest.Config) -> frozenset[str]:
         raise usage_error(f"ini llm_match_on: {exc}") from None
 
 
+def _ini_ignore(config: pytest.Config) -> tuple[tuple[Step, ...], ...]:
+    from pytest_llm.keys import parse_ignore
+
+    try:
+        return parse_ignore(config.getini("llm_match_ignore"))
+    except ValueError as exc:
+        raise usage_error(f"ini llm_match_ignore: {exc}") from None
+
+
 def _patterns(config: pytest.Config) -> list[str]:
     patterns: list[str] = config.getini("llm_scrub_patterns")
     for pattern in patterns:
@@ -227,7 +239,7 @@ def record_command(item: pytest.Item) -> str:
 def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
     """A test's settings: its llm marker over the run's options."""
     from pytest_llm.cassettes import paths
-    from pytest_llm.keys import parse_match_on
+    from pytest_llm.keys import parse_ignore, parse_match_on
 
     marker = item.get_closest_marker("llm")
     kwargs: dict[str, Any] = dict(marker.kwargs) if marker else {}
@@ -244,6 +256,13 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
         match_on = run.match_on
         if kwargs.get("match_on") is not None:
             match_on = parse_match_on(kwargs["match_on"])
+        ignore = run.ignore
+        if kwargs.get("ignore") is not None:
+            try:
+                # Added to the ini's paths: those are the project's plumbing, these the test's.
+                ignore = tuple(dict.fromkeys(ignore + parse_ignore(kwargs["ignore"])))
+            except ValueError as exc:
+                raise ValueError(f"{where}(ignore=...): {exc}") from None
         if kwargs.get("cassette"):
             path = paths.named_cassette(run.cassette_root, str(kwargs["cassette"]))
         else:
@@ -251,7 +270,7 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
             path = paths.cassette_for_test(run.cassette_root, item.nodeid)
     except ValueError as exc:
         raise usage_error(f"{where}: {exc}" if where not in str(exc) else str(exc)) from None
-    return Settings(path, mode, match_on, record_command(item), run.replay_timing)
+    return Settings(path, mode, match_on, record_command(item), run.replay_timing, ignore)
 
 
 def budget(item: pytest.Item) -> dict[str, float | int] | None:
@@ -290,8 +309,9 @@ def faults(item: pytest.Item) -> list[FaultRule]:
 def marker_lines() -> list[str]:
     """The `markers` ini lines that `pytest --markers` shows."""
     return [
-        "llm(cassette=None, record=None, match_on=None): record and replay this test's "
-        "LLM calls; cassette names a shared cassette",
+        "llm(cassette=None, record=None, match_on=None, ignore=None): record and replay this "
+        "test's LLM calls; cassette names a shared cassette; ignore lists JSON paths of the "
+        "request body left out of the key",
         "llm_budget(max_input_tokens=None, max_output_tokens=None, max_total_tokens=None, "
         "max_cost_usd=None, max_calls=None): fail the test when its LLM calls exceed these",
         "llm_faults(*faults, times=None, model=None, provider=None, at=None): make matching "

@@ -13,6 +13,7 @@ from pytest_llm.checks.drift import compare_all, default_scorer
 from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.errors import display
 from pytest_llm.replay.faults import FaultPlan
+from pytest_llm.replay.misses import rerecord_command
 from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
@@ -87,7 +88,10 @@ class RunState:
             self.compare(recorder)
         self._interceptor.recorder = None
         if recorder.calls:
-            self.tests.append(figures.test_record(nodeid, recorder.calls, recorder.drift))
+            rerecord = rerecord_command(recorder.settings.record_command)
+            self.tests.append(
+                figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
+            )
         cassette = recorder.cassette
         path = cassette.path
         self.replayed += sum(1 for call in recorder.calls if call.replayed)
@@ -131,6 +135,7 @@ class RunState:
             return []
         lines = summary.summary_table(self.tests, verbose=verbose)
         lines += summary.drift_lines(self.tests, self.drift_min_score)
+        lines += summary.stale_lines(self.tests, strict=self.strict)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

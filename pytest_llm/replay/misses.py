@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.errors import display
-from pytest_llm.keys import key_fields
+from pytest_llm.keys import KeySpec, canonical_request, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.settings import RecordMode, Settings
+
+if TYPE_CHECKING:
+    from pytest_llm.calls import LLMCall
 
 _MAX_VALUE = 120
 _MAX_DIFFERENCES = 12
@@ -33,8 +37,8 @@ def _json_path(deepdiff_path: str) -> str:
     return "$" + re.sub(r"\['([^'\]]*)'\]", r".\1", deepdiff_path.removeprefix("root"))
 
 
-def differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
-    """Field-by-field differences between two sets of key fields, as readable lines."""
+def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENCES) -> list[str]:
+    """Field-by-field differences, as `$.path: recorded X, now Y` lines (at most `limit`)."""
     from deepdiff import DeepDiff  # imported on a miss only: it is slow to import
 
     diff = DeepDiff(recorded, asked, verbose_level=2, view="tree")
@@ -44,29 +48,40 @@ def differences(recorded: dict[str, Any], asked: dict[str, Any]) -> list[str]:
             path = _json_path(level.path())
             old, new = level.t1, level.t2
             if type(old).__name__ == "NotPresent":
-                lines.append(f"{path}: not recorded, now {_short(new)}")
+                lines.append(f"{path}: recorded absent, now {_short(new)}")
             elif type(new).__name__ == "NotPresent":
                 lines.append(f"{path}: recorded {_short(old)}, now absent")
             else:
                 lines.append(f"{path}: recorded {_short(old)}, now {_short(new)}")
     lines.sort()
-    if len(lines) > _MAX_DIFFERENCES:
-        lines = [*lines[:_MAX_DIFFERENCES], f"... and {len(lines) - _MAX_DIFFERENCES} more"]
+    if limit is not None and len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
     return lines
 
 
 def _nearest(
-    endpoint: Endpoint, asked: dict[str, Any], cassette: Cassette, match_on: frozenset[str]
-) -> tuple[int, list[str]] | None:
-    best: tuple[int, list[str]] | None = None
-    for position, interaction in enumerate(cassette.interactions):
-        request = interaction["request"]
-        if recognize_path(str(request["path"]).split("?", 1)[0]) != endpoint:
-            continue
-        candidate = key_fields(endpoint, request["body"], match_on)
-        lines = differences(candidate, asked)
+    endpoint: Endpoint, asked: dict[str, Any], cassette: Cassette, key: KeySpec, ordinal: int
+) -> tuple[int, list[str], bool] | None:
+    """(position, differences, whether it is the recording at this call's place).
+
+    The recording made at the same place in the test comes first: in a tool loop the
+    second call is the second recording changed, not the first recording extended.
+    """
+    candidates = [
+        position
+        for position, interaction in enumerate(cassette.interactions)
+        if recognize_path(str(interaction["request"]["path"]).split("?", 1)[0]) == endpoint
+    ]
+    if ordinal < len(candidates):
+        position = candidates[ordinal]
+        body = cassette.interactions[position]["request"]["body"]
+        return position, differences(key_fields(endpoint, body, key), asked), True
+    best: tuple[int, list[str], bool] | None = None
+    for position in candidates:
+        body = cassette.interactions[position]["request"]["body"]
+        lines = differences(key_fields(endpoint, body, key), asked)
         if best is None or len(lines) < len(best[1]):
-            best = (position, lines)
+            best = (position, lines, False)
         if len(lines) <= 1:
             break
     return best
@@ -79,9 +94,13 @@ def miss_message(
     settings: Settings,
     *,
     times_recorded: int,
+    ordinal: int = 0,
 ) -> str:
-    """Everything a person needs to understand and fix a replay miss."""
-    asked = key_fields(endpoint, body, settings.match_on)
+    """Everything a person needs to understand and fix a replay miss.
+
+    `ordinal` is how many calls to this endpoint the test made before this one.
+    """
+    asked = key_fields(endpoint, body, settings.key)
     lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
@@ -95,13 +114,55 @@ def miss_message(
     elif not cassette.existed:
         lines.append("  the cassette does not exist yet")
     else:
-        nearest = _nearest(endpoint, asked, cassette, settings.match_on)
+        nearest = _nearest(endpoint, asked, cassette, settings.key, ordinal)
         if nearest is None:
             lines.append(f"  the cassette has no {endpoint.operation} call to compare with")
         else:
-            position, diff = nearest
-            lines.append(f"  nearest recorded request (interaction #{position}) differs in:")
+            position, diff, in_place = nearest
+            which = "nearest recorded request"
+            if in_place and ordinal:
+                which = f"the {_ordinal(ordinal + 1)} {endpoint.operation} call as recorded"
+            lines.append(f"  {which} (interaction #{position}) differs in:")
             lines += [f"    {line}" for line in diff]
     mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
     lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+    return "\n".join(lines)
+
+
+def stale_diff(recorded: dict[str, Any], sent: dict[str, Any]) -> list[str]:
+    """How the whole canonical request now sent differs from the recorded one (empty if not).
+
+    Nulls and absent fields count as the same here too: an upgrade that starts sending
+    nulls asks the same thing and is not flagged.
+    """
+    before, now = canonical_request(recorded), canonical_request(sent)
+    if _dumps(before) == _dumps(now):  # not ==: True == 1 in Python, not in a request
+        return []
+    return differences(before, now, limit=None)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def rerecord_command(record_command: str) -> str:
+    """The command that re-records a test's stale calls (`all` replaces their recordings)."""
+    return f"{record_command} --llm-record={RecordMode.ALL.value}"
+
+
+def stale_message(calls: Iterable[LLMCall], record_command: str) -> str:
+    """Why --llm-strict fails a test answered from stale recordings ("" when none was)."""
+    stale = [call for call in calls if call.stale]
+    if not stale:
+        return ""
+    lines = [
+        f"pytest-llm: {len(stale)} call(s) answered from a stale recording (--llm-strict): "
+        "the request the code sends now is not the one recorded"
+    ]
+    for call in stale:
+        lines.append(f"  call {call.index}: {call.provider} {call.endpoint} model={call.model!r}")
+        lines += [f"    {line}" for line in call.stale_diff[:_MAX_DIFFERENCES]]
+        if len(call.stale_diff) > _MAX_DIFFERENCES:
+            lines.append(f"    ... and {len(call.stale_diff) - _MAX_DIFFERENCES} more")
+    lines.append(f"  re-record it with: {rerecord_command(record_command)}")
     return "\n".join(lines)

@@ -12,10 +12,10 @@ from pytest_llm.cassettes.cassette import Cassette, Identity, identity
 from pytest_llm.cassettes.interaction import Exchange, to_interaction
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
-from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
-from pytest_llm.providers import Endpoint
+from pytest_llm.keys import WHOLE, make_key
+from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
-from pytest_llm.replay.misses import miss_message
+from pytest_llm.replay.misses import miss_message, stale_diff
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.scrub import Scrubber
 
@@ -103,7 +103,8 @@ class Recorder:
         Raises ReplayMiss when the call may not go live.
         """
         keyed_body = self.scrubber.body(body, secrets)
-        key = make_key(endpoint, keyed_body, self.settings.match_on)
+        spec = self.settings.key
+        key = make_key(endpoint, keyed_body, spec)
         with self._lock:
             asked = self._asked[key]
             if not cut:
@@ -115,34 +116,59 @@ class Recorder:
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
-            positions = self.cassette.index(self.settings.match_on).get(key, [])
+            positions = self.cassette.index(spec).get(key, [])
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
                 fault = "stream_cut" if cut else None
                 call = LLMCall(interaction, replayed=True, fault=fault, prices=self.prices)
+                if not spec.whole:
+                    self.check_stale(call, keyed_body)
                 self._add(call)
                 return Decision(key, interaction)
             if self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
             message = miss_message(
-                endpoint, keyed_body, self.cassette, self.settings, times_recorded=len(positions)
+                endpoint,
+                keyed_body,
+                self.cassette,
+                self.settings,
+                times_recorded=len(positions),
+                ordinal=self._ordinal(endpoint),
             )
             self.misses.append(message)
         raise ReplayMiss(message)
+
+    @staticmethod
+    def check_stale(call: LLMCall, sent_body: dict[str, Any]) -> None:
+        """Mark a call answered by a narrower key stale when its whole request changed.
+
+        Every way of matching on less than the whole request (match_on, ignore, and
+        body-blind vcrpy-style matching) runs this on the call it answers.
+        """
+        recorded = call.request
+        call.stale_diff = stale_diff(recorded if isinstance(recorded, dict) else {}, sent_body)
+        call.stale = bool(call.stale_diff)
+
+    def _ordinal(self, endpoint: Endpoint) -> int:
+        """How many calls to `endpoint` this test has had answered so far."""
+        return sum(
+            1
+            for call in self.calls
+            if call.fault is None and recognize_path(call.endpoint.split("?", 1)[0]) == endpoint
+        )
 
     def record(self, exchange: Exchange, *, cut: bool = False) -> dict[str, Any]:
         """Store a live answer in the cassette and the test's calls."""
         interaction = to_interaction(exchange)
         # The stored key is always the full one, so that files do not depend on match_on.
-        if self.settings.match_on != DEFAULT_MATCH_ON:
-            interaction["key"] = make_key(
-                exchange.endpoint, exchange.request_body, DEFAULT_MATCH_ON
-            )
+        spec = self.settings.key
+        if spec != WHOLE:
+            interaction["key"] = make_key(exchange.endpoint, exchange.request_body, WHOLE)
         with self._lock:
             if self.settings.mode is RecordMode.ALL and exchange.key not in self._replaced:
                 self._replaced.add(exchange.key)
-                self.cassette.drop_key(exchange.key, self.settings.match_on)
+                self.cassette.drop_key(exchange.key, spec)
             self.cassette.append(interaction)
             self.used.add(identity(interaction))
             fault = "stream_cut" if cut else None

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_llm.keys import KeySpec, Step
+
 # Names the plugin needs at load time live here, in a module that imports nothing heavy.
 FAULTS = ("rate_limit", "server_error", "overloaded", "timeout", "connection_error", "stream_cut")
 REPORT_FORMATS = (".json", ".md", ".html")
@@ -50,3 +52,9 @@ class Settings:
     match_on: frozenset[str]
     record_command: str
     replay_timing: ReplayTiming = ReplayTiming.FAST
+    ignore: tuple[tuple[Step, ...], ...] = ()
+
+    @property
+    def key(self) -> KeySpec:
+        """How this test's calls are keyed (match_on and ignore)."""
+        return KeySpec(self.match_on, self.ignore)

@@ -11,7 +11,15 @@ from typing import Any
 
 from pytest_llm.calls import LLMCall
 
-__all__ = ["REPORT_VERSION", "document", "drifted_calls", "test_record", "totals", "unknown_prices"]
+__all__ = [
+    "REPORT_VERSION",
+    "document",
+    "drifted_calls",
+    "stale_calls",
+    "test_record",
+    "totals",
+    "unknown_prices",
+]
 
 REPORT_VERSION = 1
 
@@ -44,13 +52,22 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "fault": call.fault,
         "text": call.text,
         "drift": drift,
+        "stale": call.stale,
+        "stale_diff": list(call.stale_diff),
     }
 
 
 def test_record(
-    nodeid: str, calls: Iterable[LLMCall], drift: list[dict[str, Any] | None] | None = None
+    nodeid: str,
+    calls: Iterable[LLMCall],
+    drift: list[dict[str, Any] | None] | None = None,
+    *,
+    rerecord: str | None = None,
 ) -> dict[str, Any]:
-    """One test and its calls, each with its drift against the baseline when re-recording."""
+    """One test and its calls, each with its drift against the baseline when re-recording.
+
+    `rerecord` is the command that re-records the test (the summary prints it for stale calls).
+    """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
     records = [call_record(call, entries[i]) for i, call in enumerate(calls)]
@@ -59,6 +76,7 @@ def test_record(
         "usage": _usage(records),
         "cost_usd": _cost(records),
         "calls": records,
+        "rerecord": rerecord,
     }
 
 
@@ -86,6 +104,7 @@ def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
         "replayed": sum(1 for call in calls if call["replayed"]),
         "recorded": sum(1 for call in calls if was_recorded(call)),
         "faults": sum(1 for call in calls if call["fault"] is not None),
+        "stale": sum(1 for call in calls if call.get("stale")),
         "usage": _usage(calls),
         "cost_usd": _cost(calls),
         "unknown_price_models": dict(sorted(unknown_prices(tests).items())),
@@ -115,4 +134,16 @@ def drifted_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int
             if changed:
                 found.append((test, index, drift))
     found.sort(key=lambda item: (item[2]["score"], item[0]["nodeid"], item[1]))
+    return found
+
+
+def stale_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int, dict[str, Any]]]:
+    """(test, call index, call) of every call answered from a stale recording, by test."""
+    found = [
+        (test, index, call)
+        for test in tests
+        for index, call in enumerate(test["calls"])
+        if call.get("stale")
+    ]
+    found.sort(key=lambda item: (item[0]["nodeid"], item[1]))
     return found

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_llm.checks.budget import usd
-from pytest_llm.report.figures import drifted_calls, totals, was_recorded
+from pytest_llm.report.figures import drifted_calls, stale_calls, totals, was_recorded
 
-__all__ = ["drift_lines", "summary_table"]
+__all__ = ["drift_lines", "stale_lines", "summary_table"]
 
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
 _DRIFT_ROWS = 10
+_STALE_TESTS = 20
+_STALE_DIFFS = 3
 
 
 def _shorten(name: str, width: int) -> str:
@@ -100,4 +102,35 @@ def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[st
         )
     if len(found) > _DRIFT_ROWS:
         lines.append(f"  … {len(found) - _DRIFT_ROWS} more: --llm-report=PATH.html shows all")
+    return lines
+
+
+def stale_lines(tests: list[dict[str, Any]], *, strict: bool = False) -> list[str]:
+    """The summary's "stale recordings" section: each call answered by a narrower key from a
+    recording whose whole request differs from what the code sends now, and how to re-record.
+    """
+    found = stale_calls(tests)
+    if not found:
+        return []
+    by_test: dict[str, list[tuple[dict[str, Any], int, dict[str, Any]]]] = {}
+    for entry in found:
+        by_test.setdefault(entry[0]["nodeid"], []).append(entry)
+    head = (
+        f"stale recordings: {len(found)} call(s) in {len(by_test)} test(s) were answered from a "
+        "recording of a request the code no longer sends"
+    )
+    lines = [head + (" (--llm-strict: failing them)" if strict else "")]
+    for nodeid, entries in list(by_test.items())[:_STALE_TESTS]:
+        lines.append(f"  {nodeid}")
+        for _, index, call in entries:
+            diff = call["stale_diff"]
+            lines.append(f"    call {index} ({call['model']}):")
+            lines += [f"      {line}" for line in diff[:_STALE_DIFFS]]
+            if len(diff) > _STALE_DIFFS:
+                more = len(diff) - _STALE_DIFFS
+                lines.append(f"      ... and {more} more (llm.calls[{index}].stale_diff)")
+        command = entries[0][0].get("rerecord") or f"pytest {nodeid!r}"
+        lines.append(f"    re-record: {command}")
+    if len(by_test) > _STALE_TESTS:
+        lines.append(f"  … {len(by_test) - _STALE_TESTS} more: --llm-report=PATH.json lists all")
     return lines
