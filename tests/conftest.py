@@ -10,6 +10,11 @@ import anthropic
 import httpx
 import openai
 import pytest
+
+# PyYAML's C loader is an extension module that a second import does not rebuild: loaded
+# first inside an inner run, its parser would build nodes of the dropped `yaml` module and
+# the next inner run could not read any cassette ("no constructor for the tag None").
+import yaml  # noqa: F401
 from fake_provider import FakeProvider
 from kit import with_keys
 
