@@ -318,3 +318,57 @@ def test_a_tool_loops_second_call_is_compared_with_the_second_recording(
         ],
     )
     assert "$.prompt.messages[1]: " not in result.stdout.str()
+
+
+def test_ignore_paths_leave_exactly_the_named_parts_out_of_the_key() -> None:
+    from pytest_llm.keys import KeySpec, canonical_request, make_key, parse_ignore, parse_match_on
+    from pytest_llm.providers import Endpoint
+
+    chat = Endpoint("openai", "chat.completions")
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "s", "cache_control": {}}]},
+            {"role": "user", "content": "hi"},
+        ],
+        "tools": [{"name": "a"}, {"name": "b"}],
+        "reasoning": {"summary": "auto", "effort": "low"},
+    }
+    ignore = parse_ignore(["$.messages[*].content[*].cache_control", "tools[1]", "reasoning.*"])
+    assert canonical_request(body, ignore) == {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "s"}]},
+            {"role": "user", "content": "hi"},
+        ],
+        "tools": [{"name": "a"}],
+        "reasoning": {},
+    }
+    changed = {**body, "tools": [{"name": "a"}, {"name": "c"}], "reasoning": {"summary": None}}
+    spec = KeySpec(ignore=ignore)
+    assert make_key(chat, changed, spec) == make_key(chat, body, spec)
+    assert make_key(chat, changed, KeySpec()) != make_key(chat, body, KeySpec())
+    # A path that names nothing in this request changes nothing (an index past the end too).
+    assert canonical_request(body, parse_ignore("tools[5] absent.field")) == canonical_request(body)
+    assert not spec.whole and KeySpec().whole
+    with pytest.raises(ValueError, match="match_on is empty"):
+        parse_match_on(" , ")
+
+
+def test_the_strict_message_names_each_stale_call_and_shortens_long_diffs() -> None:
+    from pytest_llm.calls import LLMCall
+    from pytest_llm.replay.misses import stale_message
+
+    request = {"path": "/v1/chat/completions", "body": {"model": "m"}}
+    interaction = {"provider": "openai", "request": request, "response": {"status": 200}}
+    diff = [f"$.messages[{i}].content: recorded 'a', now 'b'" for i in range(15)]
+    calls = [LLMCall(interaction, replayed=True, index=0), LLMCall(interaction, replayed=True)]
+    calls[1].index, calls[1].stale, calls[1].stale_diff = 1, True, diff
+    message = stale_message(calls, "pytest t.py::test_a").splitlines()
+    assert message[1:] == [
+        "  call 1: openai /v1/chat/completions model='m'",
+        *[f"    {line}" for line in diff[:12]],
+        "    ... and 3 more",
+        "  re-record it with: pytest t.py::test_a --llm-record=all",
+    ]
+    assert stale_message(calls[:1], "pytest t.py::test_a") == ""
