@@ -132,8 +132,17 @@ class LLMCall:
 class LLM:
     """The `llm` fixture: the test's calls, their sums, and its cassette."""
 
-    def __init__(self, cassette_path: Path, calls: list[LLMCall], baseline: list[LLMCall]) -> None:
+    def __init__(
+        self,
+        cassette_path: Path,
+        calls: list[LLMCall],
+        baseline: list[LLMCall],
+        *,
+        sample: int = 0,
+    ) -> None:
         self.cassette_path = cassette_path
+        self.sample = sample
+        """Which sample of a test marked llm(samples=N) is running (0 without samples=)."""
         self._calls = calls
         self._baseline = baseline
 

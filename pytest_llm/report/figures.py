@@ -44,13 +44,21 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "fault": call.fault,
         "text": call.text,
         "drift": drift,
+        "sample": call.interaction.get("sample"),
     }
 
 
 def test_record(
-    nodeid: str, calls: Iterable[LLMCall], drift: list[dict[str, Any] | None] | None = None
+    nodeid: str,
+    calls: Iterable[LLMCall],
+    drift: list[dict[str, Any] | None] | None = None,
+    *,
+    samples: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One test and its calls, each with its drift against the baseline when re-recording."""
+    """One test and its calls, each with its drift against the baseline when re-recording.
+
+    `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record).
+    """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
     records = [call_record(call, entries[i]) for i, call in enumerate(calls)]
@@ -59,6 +67,7 @@ def test_record(
         "usage": _usage(records),
         "cost_usd": _cost(records),
         "calls": records,
+        "samples": samples,
     }
 
 
