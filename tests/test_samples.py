@@ -9,6 +9,15 @@ import yaml
 from fake_provider import FakeProvider
 from kit import inner_file, without_keys
 
+from pytest_llm.checks.samples import (
+    baseline_counts,
+    mark_outcome,
+    passes,
+    rate_changed,
+    record,
+    verdict,
+)
+
 # A classifier at temperature 0.8: the fake provider answers "positive" three times in five.
 ANSWERS = ["positive", "negative", "positive", "negative", "positive"]
 
@@ -220,3 +229,140 @@ def test_a_bad_run_pass_rate_is_a_usage_error(pytester: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(
         ["*pytest-llm: --llm-min-pass-rate=high: expected a pass rate from 0 to 1, e.g. 0.8"]
     )
+
+
+def test_a_model_change_that_lowers_the_pass_rate_is_drift(
+    pytester: pytest.Pytester, inner_env: FakeProvider
+) -> None:
+    inner_env.script("sampler", ["positive"])
+    _classifier(pytester, rate=0.6)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    # The candidate's answers each read well, but two in five are the wrong label.
+    inner_env.script("candidate", ANSWERS)
+    result = pytester.runpytest(
+        "--llm-record=rewrite",
+        "--llm-model=sampler=candidate",
+        "--llm-report=r.json",
+        "--llm-report=r.md",
+        "--llm-report=r.html",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*3/5 samples passed  test_app.py::test_classify*; when last recorded 5/5",
+            "pass rate against the baseline: changed in 1 test(s)",
+            "  5/5 -> 3/5  test_app.py::test_classify",
+        ]
+    )
+    (test,) = json.loads((pytester.path / "r.json").read_text())["tests"]
+    assert test["samples"]["baseline"] == {"total": 5, "passed": 5, "pass_rate": 1.0}
+    assert [c["model"] for c in test["calls"]] == ["candidate"] * 5
+    assert all(c["drift"]["baseline_model"] == "sampler" for c in test["calls"])
+    markdown = (pytester.path / "r.md").read_text()
+    assert "- `test_app.py::test_classify`: 3/5 (0.60, needs 0.6), was 5/5" in markdown
+    assert "| 3/5 (0.60, needs 0.6), was 5/5 |" in markdown
+    assert "<td>3/5 (0.60, needs 0.6), was 5/5</td>" in (pytester.path / "r.html").read_text()
+    assert [i["sample_passed"] for i in _interactions(pytester)] == [True, False, True, False, True]
+
+
+def test_faults_budgets_and_assertions_apply_to_each_sample(
+    pytester: pytest.Pytester, inner_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = """
+        from pytest_llm import assert_json_schema, assert_similar
+
+        PERSON = {{"type": "object", "properties": {{"name": {{"type": "string"}}}},
+                  "required": ["name"]}}
+        FORMAT = {{"type": "json_schema", "json_schema": {{"name": "p", "schema": PERSON}}}}
+
+        @pytest.mark.llm(samples=3)
+        @pytest.mark.llm_budget(max_calls={max_calls})
+        @pytest.mark.llm_faults("rate_limit", times=1)
+        def test_extract(llm):
+            oa.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{{"role": "user", "content": "Who wrote this?"}}],
+                response_format=FORMAT,
+            )
+            assert [c.fault for c in llm.calls] == ["rate_limit", None]
+            assert_json_schema(llm.calls[1])
+            assert_similar(llm.calls[1].text, llm.calls[1].text)
+        """
+    inner_file(pytester, body.format(max_calls=2))
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    assert len(inner_env.requests) == 3  # the faults never reached the provider
+    without_keys(monkeypatch)
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*3/3 samples passed  test_app.py::test_extract*"])
+    inner_file(pytester, body.format(max_calls=1))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*0/3 samples passed (pass rate 0.00, min_pass_rate 1): below*",
+            "*sample 0: token budget exceeded in @llm_budget: calls 2 > max_calls=1",
+            "*sample 2: token budget exceeded in @llm_budget: calls 2 > max_calls=1",
+        ]
+    )
+
+
+# --- the pure part, without sockets ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passed", "total", "rate", "expected"),
+    [
+        (3, 5, 0.6, True),
+        (2, 5, 0.6, False),
+        (7, 10, 0.7, True),
+        (0, 2, 0.0, True),
+        (0, 0, 0, False),
+    ],
+)
+def test_passes_compares_counts_not_floats(
+    passed: int, total: int, rate: float, expected: bool
+) -> None:
+    assert passes(passed, total, rate) is expected
+
+
+def test_baseline_counts_reads_the_outcome_each_sample_had() -> None:
+    stored = [
+        {"sample": 0, "sample_passed": True},
+        {"sample": 0, "sample_passed": True},
+        {"sample": 1, "sample_passed": False},
+        {"sample": 2},  # recorded before outcomes were kept: not counted
+        {},
+    ]
+    assert baseline_counts(stored) == (2, 1)
+    assert baseline_counts([{"key": "k"}]) is None
+
+
+def test_mark_outcome_puts_it_next_to_the_sample() -> None:
+    interaction = {"key": "k", "sample": 2, "provider": "openai"}
+    mark_outcome(interaction, False)
+    mark_outcome(interaction, True)
+    assert list(interaction.items()) == [
+        ("key", "k"),
+        ("sample", 2),
+        ("sample_passed", True),
+        ("provider", "openai"),
+    ]
+
+
+def test_verdict_lists_every_failed_sample_and_fails_on_unanswered_ones() -> None:
+    ok, message = verdict(4, 0.5, {1: "AssertionError: no\nmore", 3: "boom"})
+    assert ok
+    assert message.splitlines() == [
+        "pytest-llm: 2/4 samples passed (pass rate 0.50, min_pass_rate 0.5)",
+        "failed samples:",
+        "  sample 1: AssertionError: no",
+        "      more",
+        "  sample 3: boom",
+    ]
+    ok, message = verdict(4, 0.5, {3: "miss"}, unanswered=[3])
+    assert not ok
+    assert "sample(s) 3 had calls with no recording" in message
+    assert rate_changed(record(5, 3, 0.6, (5, 5)))
+    assert not rate_changed(record(5, 5, 0.6, (5, 5)))
+    assert not rate_changed(record(5, 5, 0.6))

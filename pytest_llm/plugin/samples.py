@@ -113,7 +113,9 @@ def _call_report(
         # The traceback of the first sample that failed on its own (a miss says it all).
         first = min(set(failures) - plan.unanswered, default=None)
         if first is not None:
-            longrepr += f"\n\nsample {first} in full:\n{calls[first].longreprtext}"
+            full = calls[first].longreprtext
+            if full.strip() != failures[first].strip():  # more than its message
+                longrepr += f"\n\nsample {first} in full:\n{full}"
     elif failures:  # passing, but not every sample did: -rP shows which
         sections.append(("pytest-llm samples", message))
     return pytest.TestReport(
