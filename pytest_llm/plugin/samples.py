@@ -35,6 +35,13 @@ class SamplePlan:
         """Whether the sample running now is the last one."""
         return self.index == self.total - 1
 
+    def reset(self) -> None:
+        """Forget a previous run of the same test."""
+        self.index = 0
+        self.outcomes.clear()
+        self.unanswered.clear()
+        self.recorders.clear()
+
     def passed(self) -> bool:
         """The test's verdict over the outcomes seen so far (every sample's, at the end)."""
         failures = {i: "" for i in range(self.total) if not self.outcomes.get(i, False)}
@@ -60,6 +67,7 @@ class Sampler:
         plan = item.stash.get(SAMPLES, None)
         if plan is None:
             return None  # pytest's own protocol runs the test
+        plan.reset()  # a plugin that re-runs tests (rerunfailures) starts over
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         runs: list[list[pytest.TestReport]] = []
