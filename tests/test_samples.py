@@ -366,3 +366,55 @@ def test_verdict_lists_every_failed_sample_and_fails_on_unanswered_ones() -> Non
     assert rate_changed(record(5, 3, 0.6, (5, 5)))
     assert not rate_changed(record(5, 5, 0.6, (5, 5)))
     assert not rate_changed(record(5, 5, 0.6))
+
+
+def test_only_function_fixtures_are_renewed_and_a_broken_setup_is_an_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        events = []
+
+        @pytest.fixture(scope="class")
+        def per_class():
+            events.append("class up")
+            yield
+            events.append("class down")
+
+        @pytest.fixture
+        def per_test():
+            events.append("up")
+            yield
+            events.append("down")
+
+        class TestClassify:
+            @pytest.mark.llm(samples=2)
+            def test_one(self, llm, per_class, per_test):
+                events.append(f"body {llm.sample}")
+
+        @pytest.fixture
+        def breaks_in_sample_one(llm):
+            if llm.sample == 1:
+                raise RuntimeError("no database in sample 1")
+
+        @pytest.mark.llm(samples=3)
+        def test_two(llm, breaks_in_sample_one):
+            pass
+
+        def test_zz_order():
+            assert events == [
+                "class up", "up", "body 0", "down", "up", "body 1", "down", "class down"
+            ]
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_two*",
+            "*RuntimeError: no database in sample 1",
+            "2/3 samples passed  test_*.py::test_two  (pass rate 0.67, needs 1, below it)",
+        ]
+    )
