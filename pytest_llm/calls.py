@@ -141,8 +141,8 @@ class LLM:
         sample: int = 0,
     ) -> None:
         self.cassette_path = cassette_path
+        # Which sample of a test marked llm(samples=N) is running (0 without samples=).
         self.sample = sample
-        """Which sample of a test marked llm(samples=N) is running (0 without samples=)."""
         self._calls = calls
         self._baseline = baseline
 

@@ -421,15 +421,15 @@ _GUARD = pytest.StashKey[contextlib.ExitStack]()
 
 @pytest.fixture
 def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
-    """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.cassette_path`."""
+    """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.sample`, ..."""
     from pytest_llm.calls import LLM
 
     run = request.node.stash.get(_RUN, None)
     if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
-    if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
-        yield LLM(run.settings.cassette_path, [], [])
-        return
     plan = request.node.stash.get(SAMPLES, None)
     sample = plan.index if plan is not None else 0
+    if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
+        yield LLM(run.settings.cassette_path, [], [], sample=sample)
+        return
     yield LLM(run.settings.cassette_path, run.recorder.calls, run.recorder.baseline, sample=sample)
