@@ -135,8 +135,17 @@ class LLMCall:
 class LLM:
     """The `llm` fixture: the test's calls, their sums, and its cassette."""
 
-    def __init__(self, cassette_path: Path, calls: list[LLMCall], baseline: list[LLMCall]) -> None:
+    def __init__(
+        self,
+        cassette_path: Path,
+        calls: list[LLMCall],
+        baseline: list[LLMCall],
+        *,
+        sample: int = 0,
+    ) -> None:
         self.cassette_path = cassette_path
+        # Which sample of a test marked llm(samples=N) is running (0 without samples=).
+        self.sample = sample
         self._calls = calls
         self._baseline = baseline
 

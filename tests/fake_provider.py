@@ -452,6 +452,8 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._attempts: dict[str, int] = {}
         self._seq = itertools.count(1)
+        self._scripts: dict[str, list[str]] = {}
+        self._scripted: dict[str, int] = {}
         self._server: _Server | None = None
         self._connections: set[socket.socket] = set()
 
@@ -473,6 +475,13 @@ class FakeProvider:
         for conn in connections:
             with contextlib.suppress(OSError):  # already closed by the client
                 conn.shutdown(socket.SHUT_RDWR)
+
+    def script(self, model: str, texts: list[str]) -> None:
+        """Answer requests for `model` with `texts` in turn, cycling (a model sampled at
+        temperature > 0 gives a different answer to the same prompt)."""
+        with self._lock:
+            self._scripts[model] = list(texts)
+            self._scripted[model] = 0
 
     def reset(self) -> None:
         """Forget recorded requests and flaky-429 attempt counts."""
@@ -530,6 +539,11 @@ class FakeProvider:
             return _error(vendor, status, reply_headers, model=model)
         try:
             answer = _answer(api, body, seq, self.served_suffix)
+            with self._lock:
+                texts = self._scripts.get(model)
+                if texts:
+                    answer.text = texts[self._scripted[model] % len(texts)]
+                    self._scripted[model] += 1
             result = _BUILDERS[api](body, answer)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Malformed (but valid JSON) requests: answer like the API, don't kill the thread.

@@ -172,7 +172,8 @@ def test_marker_beats_cli_and_cli_beats_ini(
             [],
             "",
             '@pytest.mark.llm(cassete="x")',
-            "*unexpected argument(s) cassete; valid keywords: cassette, ignore, match_on, record",
+            "*unexpected argument(s) cassete; valid keywords: cassette, ignore, match_on, "
+            "min_pass_rate, record, samples",
         ),
         (
             ["--llm-replay-timing=slow"],

@@ -87,13 +87,18 @@ class Cassette:
         self.interactions = []
         self._indexes.clear()
 
-    def drop_key(self, key: str, match_on: KeySpec | frozenset[str]) -> None:
-        """Forget the recordings of `key` (record mode `all` replaces them)."""
+    def drop_key(
+        self, key: str, match_on: KeySpec | frozenset[str], *, sample: int | None = None
+    ) -> None:
+        """Forget the recordings of `key` (record mode `all` replaces them), of one sample only
+        when `sample` is given."""
         self.version += 1
         keep: list[dict[str, Any]] = []
         for interaction in self.interactions:
-            if identity(interaction) not in self._added and (
-                interaction_key(interaction, match_on) == key
+            if (
+                identity(interaction) not in self._added
+                and (sample is None or interaction.get("sample", 0) == sample)
+                and interaction_key(interaction, match_on) == key
             ):
                 self._dropped.add(identity(interaction))
             else:

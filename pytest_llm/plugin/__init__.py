@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llm.plugin import options
+from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
 from pytest_llm.replay.settings import KEY_ENV, PLACEHOLDER_KEY, RecordMode, Settings
 
 if TYPE_CHECKING:
@@ -85,6 +86,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="X",
         help="when re-recording, fail tests whose answers score below X (0-1) against the baseline",
     )
+    group.addoption(
+        "--llm-min-pass-rate",
+        dest="llm_min_pass_rate",
+        default=None,
+        metavar="R",
+        help="the pass rate (0-1) that tests marked llm(samples=N) need, over their markers' own",
+    )
     parser.addini("llm_similarity", "default similarity method of assert_similar and drift")
     parser.addini("llm_record_mode", "default record mode (none, once, new_episodes, all, rewrite)")
     parser.addini("llm_cassette_dir", "root folder of cassettes, relative to rootdir")
@@ -113,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
     hooks = _Hooks(config, run)
     config.stash[_HOOKS] = hooks
     config.pluginmanager.register(hooks, "pytest-llm-hooks")
+    config.pluginmanager.register(Sampler(), "pytest-llm-samples")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm.plugin import xdist_support
 
@@ -217,6 +226,9 @@ class _Hooks:
             if options.takes_part(item, self.run):
                 settings = options.test_settings(item, self.run)
                 item.stash[_RUN] = _TestRun(settings, options.budget(item), options.faults(item))
+                sampling = options.samples(item, self.run)
+                if sampling is not None:
+                    item.stash[SAMPLES] = SamplePlan(*sampling)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -245,7 +257,10 @@ class _Hooks:
                 from pytest_llm.replay.faults import FaultPlan
 
                 plan = FaultPlan([dataclasses.replace(rule, served=0) for rule in run.faults])
-            run.recorder = self.state.start(run.settings, plan)
+            run.passed = False  # a sampled test sets up once per sample
+            plan_of_samples = item.stash.get(SAMPLES, None)
+            sample = plan_of_samples.index if plan_of_samples is not None else None
+            run.recorder = self.state.start(run.settings, plan, sample=sample)
         except CassetteError as exc:
             run.error = exc
         if self.run.block_network:
@@ -261,7 +276,10 @@ class _Hooks:
         run = item.stash.get(_RUN, None)
         if run is None:
             return (yield)
+        samples = item.stash.get(SAMPLES, None)
         if run.error is not None:
+            if samples is not None:
+                samples.unanswered.add(samples.index)
             pytest.fail(str(run.error), pytrace=False)
         from pytest_llm.errors import RecordingRefused, ReplayMiss
 
@@ -271,6 +289,8 @@ class _Hooks:
             failure = str(exc)
         else:
             failure = ""
+        if samples is not None and (failure or (run.recorder and run.recorder.misses)):
+            samples.unanswered.add(samples.index)  # a miss fails the test whatever its rate
         if failure:  # raised outside the except block: no chained traceback
             pytest.fail(failure, pytrace=False)
         # The application may have swallowed the miss (or it happened in a thread
@@ -297,8 +317,23 @@ class _Hooks:
     def _finish(self, item: pytest.Item, run: _TestRun) -> None:
         from pytest_llm.errors import CassetteError
 
+        plan = item.stash.get(SAMPLES, None)
         try:
-            self.state.finish(run.recorder, passed=run.passed, nodeid=item.nodeid)
+            if plan is None:
+                self.state.finish(run.recorder, passed=run.passed, nodeid=item.nodeid)
+            else:
+                plan.outcomes[plan.index] = run.passed
+                if not plan.last:  # the cassette is written once, with the test's verdict
+                    self.state.stop(run.recorder)
+                    plan.recorders.append(run.recorder)
+                    return
+                self.state.finish_samples(
+                    [*plan.recorders, run.recorder],
+                    plan.outcomes,
+                    plan.passed(),
+                    item.nodeid,
+                    plan.record,
+                )
         except CassetteError as exc:  # e.g. a cassette folder that cannot be written
             failure = str(exc)
         else:
@@ -398,13 +433,15 @@ _GUARD = pytest.StashKey[contextlib.ExitStack]()
 
 @pytest.fixture
 def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
-    """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.cassette_path`."""
+    """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.sample`, ..."""
     from pytest_llm.calls import LLM
 
     run = request.node.stash.get(_RUN, None)
     if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
+    plan = request.node.stash.get(SAMPLES, None)
+    sample = plan.index if plan is not None else 0
     if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
-        yield LLM(run.settings.cassette_path, [], [])
+        yield LLM(run.settings.cassette_path, [], [], sample=sample)
         return
-    yield LLM(run.settings.cassette_path, run.recorder.calls, run.recorder.baseline)
+    yield LLM(run.settings.cassette_path, run.recorder.calls, run.recorder.baseline, sample=sample)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pytest_llm.keys import Step
     from pytest_llm.replay.faults import FaultRule
 
-MARKER_ARGS = frozenset({"cassette", "record", "match_on", "ignore"})
+MARKER_ARGS = frozenset({"cassette", "record", "match_on", "ignore", "samples", "min_pass_rate"})
 
 
 def usage_error(problem: str) -> pytest.UsageError:
@@ -56,6 +56,7 @@ class RunConfig:
     autouse: bool = False
     placeholder_keys: bool = True
     ignore: tuple[tuple[Step, ...], ...] = ()
+    min_pass_rate: float | None = None  # --llm-min-pass-rate: overrides the markers' rates
     prices: PriceTable | None = field(default=None, repr=False)
 
 
@@ -76,6 +77,7 @@ def resolve(config: pytest.Config) -> RunConfig:
         similarity_method=_similarity(config),
         autouse=ini_bool(config, "llm_autouse"),
         placeholder_keys=ini_bool(config, "llm_placeholder_keys"),
+        min_pass_rate=_min_pass_rate(config),
         prices=_prices(config),
         ignore=_ini_ignore(config),
     )
@@ -147,6 +149,29 @@ def _drift_min_score(config: pytest.Config) -> float | None:
     if not 0.0 <= score <= 1.0:
         raise usage_error(f"--llm-drift-min-score={value}: expected a number from 0 to 1")
     return score
+
+
+def _min_pass_rate(config: pytest.Config) -> float | None:
+    value = config.getoption("llm_min_pass_rate")
+    if value is None:
+        return None
+    rate = _rate(value)
+    if rate is None:
+        raise usage_error(
+            f"--llm-min-pass-rate={value}: expected a pass rate from 0 to 1, e.g. 0.8"
+        )
+    return rate
+
+
+def _rate(value: object) -> float | None:
+    """`value` as a pass rate in [0, 1], or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        rate = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return rate if 0.0 <= rate <= 1.0 else None
 
 
 def _similarity(config: pytest.Config) -> str | None:
@@ -273,6 +298,27 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
     return Settings(path, mode, match_on, record_command(item), run.replay_timing, ignore)
 
 
+def samples(item: pytest.Item, run: RunConfig) -> tuple[int, float] | None:
+    """The test's `samples=N` and the pass rate it needs (the run's option wins), checked."""
+    marker = item.get_closest_marker("llm")
+    kwargs = marker.kwargs if marker else {}
+    count, rate = kwargs.get("samples"), kwargs.get("min_pass_rate")
+    where = f"@pytest.mark.llm on {item.nodeid}"
+    if count is None:
+        if rate is not None:
+            raise usage_error(
+                f"{where}: min_pass_rate={rate!r} needs samples=N (N >= 2), "
+                "e.g. @pytest.mark.llm(samples=5, min_pass_rate=0.8)"
+            )
+        return None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 2:
+        raise usage_error(f"{where}: samples={count!r}; valid: a whole number of runs, 2 or more")
+    needed = 1.0 if rate is None else _rate(rate)
+    if needed is None:
+        raise usage_error(f"{where}: min_pass_rate={rate!r}; valid: a number from 0 to 1")
+    return count, needed if run.min_pass_rate is None else run.min_pass_rate
+
+
 def budget(item: pytest.Item) -> dict[str, float | int] | None:
     """The test's llm_budget limits, checked."""
     marker = item.get_closest_marker("llm_budget")
@@ -309,9 +355,10 @@ def faults(item: pytest.Item) -> list[FaultRule]:
 def marker_lines() -> list[str]:
     """The `markers` ini lines that `pytest --markers` shows."""
     return [
-        "llm(cassette=None, record=None, match_on=None, ignore=None): record and replay this "
-        "test's LLM calls; cassette names a shared cassette; ignore lists JSON paths of the "
-        "request body left out of the key",
+        "llm(cassette=None, record=None, match_on=None, ignore=None, samples=None, "
+        "min_pass_rate=1.0): record and replay this test's LLM calls; cassette names a shared "
+        "cassette; ignore lists JSON paths of the request body left out of the key; samples=N "
+        "runs the body N times and passes when the share that passed reaches min_pass_rate",
         "llm_budget(max_input_tokens=None, max_output_tokens=None, max_total_tokens=None, "
         "max_cost_usd=None, max_calls=None): fail the test when its LLM calls exceed these",
         "llm_faults(*faults, times=None, model=None, provider=None, at=None): make matching "

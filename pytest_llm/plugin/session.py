@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from pytest_llm.cassettes.cassette import Cassette, Identity, identity
 from pytest_llm.checks.drift import compare_all, default_scorer
 from pytest_llm.checks.prices import PriceTable, default_table
+from pytest_llm.checks.samples import baseline_counts, mark_outcome
 from pytest_llm.errors import display
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.misses import rerecord_command
@@ -69,39 +71,84 @@ class RunState:
         for name in _HTTP_LOGGERS:
             logging.getLogger(name).addFilter(self._log_filter)
 
-    def start(self, settings: Settings, faults: FaultPlan | None = None) -> Recorder:
-        """The recorder for a test about to run; raises CassetteError for an unreadable file."""
+    def start(
+        self, settings: Settings, faults: FaultPlan | None = None, *, sample: int | None = None
+    ) -> Recorder:
+        """The recorder for a test (or one sample of it) about to run.
+
+        Raises CassetteError for an unreadable file.
+        """
         cassette = self.cassettes.get(settings.cassette_path)
         if cassette is None:
             cassette = Cassette.load(settings.cassette_path, run_started=self.run_started)
             self.cassettes[settings.cassette_path] = cassette
-        recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults)
+        recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults, sample)
         self._interceptor.model_map = self.model_map
         self._interceptor.install()
         self._interceptor.recorder = recorder
         return recorder
 
-    def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
-        """The test is over: stop intercepting, write what it recorded, count what it used."""
+    def stop(self, recorder: Recorder) -> None:
+        """A test, or one sample of it, is over: compare with its baseline, stop intercepting."""
         if recorder.drift is None and recorder.baseline and recorder.calls:
             # Scorers that ask a model (judge, embeddings) record while still intercepted.
             self.compare(recorder)
         self._interceptor.recorder = None
+
+    def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
+        """The test is over: stop intercepting, write what it recorded, count what it used."""
+        self.stop(recorder)
         if recorder.calls:
             rerecord = rerecord_command(recorder.settings.record_command)
             self.tests.append(
                 figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
             )
-        cassette = recorder.cassette
+        self._close([recorder], passed=passed)
+
+    def finish_samples(
+        self,
+        recorders: list[Recorder],
+        outcomes: dict[int, bool],
+        passed: bool,
+        nodeid: str,
+        record: Callable[[tuple[int, int] | None], dict[str, Any]],
+    ) -> None:
+        """A test marked llm(samples=N) is over (`recorders` are its samples', in order).
+
+        Each recorded interaction learns whether its sample passed; the test's record in
+        the report has every sample's calls and its `samples` object, made by `record`
+        from the pass rate of the previous recording (when re-recording one that had it).
+        """
+        self.stop(recorders[-1])
+        for recorder in recorders:
+            for interaction in recorder.stored:
+                mark_outcome(interaction, outcomes.get(recorder.sample or 0, False))
+        baseline = baseline_counts(c.interaction for r in recorders for c in r.baseline)
+        calls = [call for recorder in recorders for call in recorder.calls]
+        drift: list[dict[str, Any] | None] = []
+        for recorder in recorders:
+            entries = list(recorder.drift or [])[: len(recorder.calls)]
+            drift += entries + [None] * (len(recorder.calls) - len(entries))
+        rerecord = rerecord_command(recorders[0].settings.record_command)
+        self.tests.append(
+            figures.test_record(nodeid, calls, drift, rerecord=rerecord, samples=record(baseline))
+        )
+        self._close(recorders, passed=passed)
+
+    def _close(self, recorders: list[Recorder], *, passed: bool) -> None:
+        """Write what the recorders (of one cassette) recorded and count what they used."""
+        cassette = recorders[0].cassette
         path = cassette.path
-        self.replayed += sum(1 for call in recorder.calls if call.replayed)
-        self.recorded += recorder.recorded
+        for recorder in recorders:
+            self.replayed += sum(1 for call in recorder.calls if call.replayed)
+            self.recorded += recorder.recorded
         if cassette.dirty:
             # A failed re-record keeps the old answers behind the new ones until it passes.
             cassette.save(keep_replaced=not passed)
             self.written.add(path)
         if passed:
-            self.used.setdefault(path, set()).update(recorder.used)
+            for recorder in recorders:
+                self.used.setdefault(path, set()).update(recorder.used)
             # Walking a large cassette after every test cost more than the replays themselves.
             if self._seen.get(path) != cassette.version:
                 self._seen[path] = cassette.version
@@ -134,6 +181,7 @@ class RunState:
         if not (self.replayed or self.recorded or self.known or self.tests):
             return []
         lines = summary.summary_table(self.tests, verbose=verbose)
+        lines += summary.sample_lines(self.tests)
         lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines += summary.stale_lines(self.tests, strict=self.strict)
         lines.append(

@@ -38,8 +38,11 @@ class Recorder:
         scrubber: Scrubber,
         prices: PriceTable | None = None,
         faults: FaultPlan | None = None,
+        sample: int | None = None,
     ) -> None:
         self.cassette = cassette
+        # Which run of a test marked llm(samples=N) this is: it sees only its own sample.
+        self.sample = sample
         self.prices = prices
         self.faults = faults
         # Live answers of cut streams, kept for the retry of the same call (see decide).
@@ -50,6 +53,7 @@ class Recorder:
         self.misses: list[str] = []
         self.used: set[Identity] = set()
         self.recorded = 0
+        self.stored: list[dict[str, Any]] = []  # what this recorder added to the cassette
         self._asked: Counter[str] = Counter()
         self._replaced: set[str] = set()
         self._lock = threading.Lock()
@@ -64,10 +68,15 @@ class Recorder:
         previous = cassette.baseline if mode is RecordMode.REWRITE else []
         if mode is RecordMode.ALL:
             previous = list(cassette.interactions)
+        previous = [i for i in previous if self._mine(i)]
         self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in previous]
         for index, call in enumerate(self.baseline):
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
+
+    def _mine(self, interaction: dict[str, Any]) -> bool:
+        """Whether a stored interaction belongs to this recorder's sample (all do without one)."""
+        return self.sample is None or interaction.get("sample", 0) == self.sample
 
     @property
     def can_record(self) -> bool:
@@ -117,6 +126,9 @@ class Recorder:
             if self.live:
                 return Decision(key, None)
             positions = self.cassette.index(spec).get(key, [])
+            if self.sample is not None:
+                stored = self.cassette.interactions
+                positions = [p for p in positions if self._mine(stored[p])]
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
@@ -136,6 +148,11 @@ class Recorder:
                 times_recorded=len(positions),
                 ordinal=self._ordinal(endpoint),
             )
+            if self.sample is not None:
+                message = (
+                    f"no recording of this call in sample {self.sample} (each sample "
+                    f"replays only its own recordings)\n{message}"
+                )
             self.misses.append(message)
         raise ReplayMiss(message)
 
@@ -161,6 +178,8 @@ class Recorder:
     def record(self, exchange: Exchange, *, cut: bool = False) -> dict[str, Any]:
         """Store a live answer in the cassette and the test's calls."""
         interaction = to_interaction(exchange)
+        if self.sample is not None:  # next to the key, where a reviewer looks first
+            interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
         # The stored key is always the full one, so that files do not depend on match_on.
         spec = self.settings.key
         if spec != WHOLE:
@@ -168,8 +187,9 @@ class Recorder:
         with self._lock:
             if self.settings.mode is RecordMode.ALL and exchange.key not in self._replaced:
                 self._replaced.add(exchange.key)
-                self.cassette.drop_key(exchange.key, spec)
+                self.cassette.drop_key(exchange.key, spec, sample=self.sample)
             self.cassette.append(interaction)
+            self.stored.append(interaction)
             self.used.add(identity(interaction))
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)

@@ -54,6 +54,7 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "drift": drift,
         "stale": call.stale,
         "stale_diff": list(call.stale_diff),
+        "sample": call.interaction.get("sample"),
     }
 
 
@@ -63,10 +64,12 @@ def test_record(
     drift: list[dict[str, Any] | None] | None = None,
     *,
     rerecord: str | None = None,
+    samples: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One test and its calls, each with its drift against the baseline when re-recording.
 
-    `rerecord` is the command that re-records the test (the summary prints it for stale calls).
+    `rerecord` is the command that re-records the test (the summary prints it for stale calls);
+    `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record).
     """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
@@ -77,6 +80,7 @@ def test_record(
         "cost_usd": _cost(records),
         "calls": records,
         "rerecord": rerecord,
+        "samples": samples,
     }
 
 

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from pytest_llm.checks.budget import usd
+from pytest_llm.checks.samples import rate_changed
 from pytest_llm.report.figures import drifted_calls
 
 _TEXT_LIMIT = 4000  # characters of an answer shown in a report
@@ -32,6 +33,21 @@ def _md_cell(text: str) -> str:
 def _md_quote(text: str) -> str:
     body = _clip(text) or "(empty)"
     return "\n".join("> " + line for line in body.splitlines()) or "> "
+
+
+def _pass_rate(test: dict[str, Any]) -> str:
+    """A sampled test's `k/N (rate, needs R)`, with the baseline's `k/N` when re-recorded."""
+    samples = test.get("samples")
+    if not samples:
+        return ""
+    text = f"{samples['passed']}/{samples['total']} ({samples['pass_rate']:.2f}, "
+    text += f"needs {samples['min_pass_rate']:g})"
+    base = samples.get("baseline")
+    return f"{text}, was {base['passed']}/{base['total']}" if base else text
+
+
+def _rate_drift(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in document["tests"] if rate_changed(t.get("samples"))]
 
 
 def markdown(document: dict[str, Any]) -> str:
@@ -98,17 +114,21 @@ def markdown(document: dict[str, Any]) -> str:
                     )
                 out.append("")
             out += ["</details>", ""]
+    rates = _rate_drift(document)
+    if rates:
+        out += [f"### Pass rate changed against the baseline in {len(rates)} test(s)", ""]
+        out += [f"- `{_md_cell(t['nodeid'])}`: {_pass_rate(t)}" for t in rates] + [""]
     out += [
         "### Tests",
         "",
-        "| test | calls | tokens in | tokens out | cost live |",
-        "|---|---:|---:|---:|---:|",
+        "| test | calls | tokens in | tokens out | cost live | samples passed |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for test in document["tests"]:
         out.append(
             f"| `{_md_cell(test['nodeid'])}` | {len(test['calls'])} "
             f"| {test['usage']['input_tokens']:,} | {test['usage']['output_tokens']:,} "
-            f"| {usd(test['cost_usd'])} |"
+            f"| {usd(test['cost_usd'])} | {_pass_rate(test)} |"
         )
     return "\n".join(out) + "\n"
 
@@ -240,10 +260,15 @@ def page(document: dict[str, Any]) -> str:
                 )
             out.append("</table>")
         out.append("</div>")
+    rates = _rate_drift(document)
+    if rates:
+        out.append(f"<h2>Pass rate changed against the baseline in {len(rates)} test(s)</h2><ul>")
+        out += [f"<li><code>{e(t['nodeid'])}</code>: {e(_pass_rate(t))}</li>" for t in rates]
+        out.append("</ul>")
     out.append("<h2>Tests</h2>")
     out.append(
         "<table><tr><th>test</th><th>calls</th><th>tokens in</th><th>tokens out</th>"
-        "<th>cost live</th></tr>"
+        "<th>cost live</th><th>samples passed</th></tr>"
     )
     for test in document["tests"]:
         out.append(
@@ -251,7 +276,7 @@ def page(document: dict[str, Any]) -> str:
             f'<td class="n">{len(test["calls"])}</td>'
             f'<td class="n">{test["usage"]["input_tokens"]:,}</td>'
             f'<td class="n">{test["usage"]["output_tokens"]:,}</td>'
-            f'<td class="n">{e(usd(test["cost_usd"]))}</td></tr>'
+            f'<td class="n">{e(usd(test["cost_usd"]))}</td><td>{e(_pass_rate(test))}</td></tr>'
         )
     out.append("</table></body></html>")
     return "\n".join(out) + "\n"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_llm.checks.budget import usd
+from pytest_llm.checks.samples import passes, rate_changed
 from pytest_llm.report.figures import drifted_calls, stale_calls, totals, was_recorded
 
-__all__ = ["drift_lines", "stale_lines", "summary_table"]
+__all__ = ["drift_lines", "sample_lines", "stale_lines", "summary_table"]
 
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
@@ -78,11 +79,37 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
     return lines
 
 
+def pass_rate(samples: dict[str, Any]) -> str:
+    """`k/N` of a test's samples object, with its baseline's when re-recorded: `5/5 -> 3/5`."""
+    now = f"{samples['passed']}/{samples['total']}"
+    base = samples.get("baseline")
+    return f"{base['passed']}/{base['total']} -> {now}" if base else now
+
+
+def sample_lines(tests: list[dict[str, Any]]) -> list[str]:
+    """Per test marked llm(samples=N): `k/N samples passed`, the rate and what it needs."""
+    sampled = sorted((t for t in tests if t.get("samples")), key=lambda t: t["nodeid"])
+    lines = []
+    for test in sampled:
+        samples = test["samples"]
+        total, passed, needed = samples["total"], samples["passed"], samples["min_pass_rate"]
+        verdict = "" if passes(passed, total, needed) else ", below it"
+        line = (
+            f"{passed}/{total} samples passed  {test['nodeid']}  "
+            f"(pass rate {samples['pass_rate']:.2f}, needs {needed:g}{verdict})"
+        )
+        if samples.get("baseline"):
+            line += f"; when last recorded {pass_rate(samples).split(' -> ')[0]}"
+        lines.append(line)
+    return lines
+
+
 def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[str]:
-    """The summary's drift section: changed calls, worst first."""
+    """The summary's drift section: changed calls, worst first, then changed pass rates."""
     compared = sum(1 for t in tests for c in t["calls"] if c.get("drift") is not None)
+    rates = sorted((t for t in tests if rate_changed(t.get("samples"))), key=lambda t: t["nodeid"])
     if not compared:
-        return []
+        return _rate_lines(rates)
     found = drifted_calls(tests)
     below = [f for f in found if min_score is not None and f[2]["score"] < min_score]
     head = f"drift against the baseline: {len(found)} of {compared} call(s) changed"
@@ -102,6 +129,16 @@ def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[st
         )
     if len(found) > _DRIFT_ROWS:
         lines.append(f"  … {len(found) - _DRIFT_ROWS} more: --llm-report=PATH.html shows all")
+    return lines + _rate_lines(rates)
+
+
+def _rate_lines(rates: list[dict[str, Any]]) -> list[str]:
+    # A drop from 5/5 to 3/5 is drift even when each new answer reads well on its own.
+    if not rates:
+        return []
+    lines = [f"pass rate against the baseline: changed in {len(rates)} test(s)"]
+    for test in rates:
+        lines.append(f"  {pass_rate(test['samples'])}  {test['nodeid']}")
     return lines
 
 
