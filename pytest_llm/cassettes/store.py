@@ -11,8 +11,10 @@ every problem into one CassetteError naming the file and line.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -147,8 +149,8 @@ class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+        return dumper.represent_scalar(_STR_TAG, value, style="|")
+    return dumper.represent_scalar(_STR_TAG, value)
 
 
 _Dumper.add_representer(str, _represent_str)
@@ -157,19 +159,85 @@ _HEADER = (
     "# pytest-llm cassette: recorded LLM calls, replayed offline by pytest-llm.\n"
     "# Edit with care; re-record with: pytest <test> --llm-record=rewrite\n"
 )
+# Characters that JSON leaves raw but YAML reads as line breaks (NEL, U+2028/9) or refuses
+# (C1 controls, DEL, the BOM and non-characters): escaped, which both languages read alike.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(document: dict[str, Any]) -> str:
-    """The YAML text of a cassette document."""
+    """The YAML text of a cassette document; a stream's events one per line."""
+    # The events are swapped for unique placeholders, dumped as plain scalars, then each
+    # placeholder line becomes the list of event lines: one pass, linear in the size.
+    nonce = secrets.token_hex(8)
+    streams: list[list[Any]] = []
+    interactions = [
+        _with_placeholder(interaction, nonce, streams)
+        for interaction in document.get("interactions") or []
+    ]
     body = yaml.dump(
-        document,
+        {**document, "interactions": interactions} if "interactions" in document else document,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         width=1_000_000,  # never fold long lines: folding makes diffs unreadable
         default_flow_style=False,
     )
+    if streams:
+
+        def events(match: re.Match[str]) -> str:
+            indent = match.group(1)
+            lines = [f"{indent}- {_event_line(e)}" for e in streams[int(match.group(2))]]
+            return f"{indent}events:\n" + "\n".join(lines)
+
+        placeholder = re.compile(rf"^( *)events: pytest-llm-events-{nonce}-(\d+)$", re.M)
+        body = placeholder.sub(events, body)
     return _HEADER + body
+
+
+def _with_placeholder(interaction: Any, nonce: str, streams: list[list[Any]]) -> Any:
+    response = interaction.get("response") if isinstance(interaction, dict) else None
+    if not isinstance(response, dict):
+        return interaction
+    events = response.get("events")
+    if not isinstance(events, list) or not events:
+        return interaction
+    streams.append(events)
+    placeholder = f"pytest-llm-events-{nonce}-{len(streams) - 1}"
+    return {**interaction, "response": {**response, "events": placeholder}}
+
+
+def _event_line(event: Any) -> str:
+    """One stream event on one line: compact JSON, which YAML reads as a flow mapping."""
+    if not _awkward_floats(event):
+        try:
+            line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            line = ""
+        if line and not _SURROGATE.search(line):
+            return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    # YAML 1.1 reads JSON's `1e-05` as text: YAML's own flow style writes `1.0e-05`.
+    flow: str = yaml.dump(
+        event,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+        default_flow_style=True,
+    )
+    return flow.rstrip("\n").removesuffix("\n...").rstrip("\n")
+
+
+def _awkward_floats(value: Any) -> bool:
+    """Whether a float in `value` is one that JSON writes without a dot (1e-05, inf)."""
+    if isinstance(value, float):
+        text = repr(value)
+        return "e" in text or "n" in text  # an exponent, inf or nan
+    if isinstance(value, dict):
+        return any(_awkward_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_awkward_floats(v) for v in value)
+    return False
 
 
 def _too_big(path: Path, size: int) -> CassetteError:
