@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llm.cassettes import interaction as wire
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.paths import cassette_for_test, named_cassette, safe_name
@@ -174,3 +175,15 @@ def test_network_guard_refuses_non_loopback_before_connecting(
         sock.connect(("127.0.0.1", 9))
         sock.connect(("localhost", 9))
     assert attempted == [("127.0.0.1", 9), ("localhost", 9)]
+
+
+def test_a_recorded_stream_is_rendered_to_wire_bytes_once() -> None:
+    events = [{"event": "ping", "data": {"type": "ping"}}, {"data": "[DONE]"}]
+    recorded = {"response": {"status": 200, "events": events}}
+    first = wire.replay_events(recorded)
+    assert first == [b'event: ping\ndata: {"type":"ping"}\n\n', b"data: [DONE]\n\n"]
+    first.clear()  # a caller's list is its own
+    assert wire._RENDERED[id(events)][0] is events
+    assert wire.replay_events(recorded) == wire.replay_events({"response": {"events": events}})
+    same_text = [dict(event) for event in events]  # another recording: rendered for itself
+    assert wire.replay_events({"response": {"events": same_text}})[1] == b"data: [DONE]\n\n"

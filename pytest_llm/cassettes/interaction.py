@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -118,9 +119,27 @@ def replay_body(interaction: dict[str, Any]) -> bytes:
     return encode_json(response.get("body"))
 
 
+# The wire chunks of recorded streams, rendered once each: a test suite replays the same
+# recordings again and again. Keyed by the identity of the events list, which the entry
+# keeps alive, so an id is never reused while its entry is there; bounded, oldest first out.
+_RENDERED: dict[int, tuple[list[Any], tuple[bytes, ...]]] = {}
+_RENDERED_MAX = 4096
+_RENDERED_LOCK = threading.Lock()
+
+
 def replay_events(interaction: dict[str, Any]) -> list[bytes]:
     """A recorded stream as wire chunks, one per event."""
-    return [render_sse_event(event) for event in interaction["response"]["events"]]
+    events = interaction["response"]["events"]
+    with _RENDERED_LOCK:
+        entry = _RENDERED.get(id(events))
+    if entry is not None and entry[0] is events:
+        return list(entry[1])
+    chunks = [render_sse_event(event) for event in events]
+    with _RENDERED_LOCK:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            del _RENDERED[next(iter(_RENDERED))]
+        _RENDERED[id(events)] = (events, tuple(chunks))
+    return chunks
 
 
 def sdk_version(headers: dict[str, str]) -> str | None:
