@@ -187,3 +187,19 @@ def test_a_recorded_stream_is_rendered_to_wire_bytes_once() -> None:
     assert wire.replay_events(recorded) == wire.replay_events({"response": {"events": events}})
     same_text = [dict(event) for event in events]  # another recording: rendered for itself
     assert wire.replay_events({"response": {"events": same_text}})[1] == b"data: [DONE]\n\n"
+
+
+def test_rewrite_sets_aside_only_the_rewriting_tests_recordings(tmp_path: Path) -> None:
+    def recorded(test: str | None, when: str) -> dict[str, object]:
+        interaction: dict[str, object] = {"key": "k", "recorded_at": when}
+        if test is not None:
+            interaction["test"] = test
+        return interaction
+
+    legacy, one, two = recorded(None, "0"), recorded("t::one", "1"), recorded("t::two", "2")
+    cassette = Cassette(tmp_path / "shared.yaml", [legacy, one, two])
+    cassette.start_rewrite("t::one")
+    # What an earlier version wrote names no test: the first rewrite replaces it, as before.
+    assert cassette.baseline == [legacy, one] and cassette.interactions == [two]
+    cassette.start_rewrite("t::two")
+    assert cassette.baseline == [two] and cassette.interactions == []

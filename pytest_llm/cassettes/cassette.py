@@ -37,6 +37,7 @@ class Cassette:
         self.interactions: list[dict[str, Any]] = list(interactions or [])
         self.baseline: list[dict[str, Any]] = []
         self.rewritten = False
+        self._rewritten: set[str] = set()  # the tests whose recordings were set aside
         # Bumped on every change, so a run can tell whether it has seen this content.
         self.version = 0
         self._added: set[Identity] = set()
@@ -76,15 +77,28 @@ class Cassette:
             self._indexes[match_on] = index
         return index
 
-    def start_rewrite(self) -> None:
-        """Empty the cassette; what it held becomes the baseline for drift."""
+    def start_rewrite(self, test: str = "") -> None:
+        """Set aside what `test` recorded here; it becomes the baseline for drift.
+
+        Only that test's recordings go (each interaction names the test that recorded it),
+        so re-recording one test of a shared cassette keeps the other tests' answers.
+        Interactions that name no test (written before tests were stored, or imported)
+        go with the first rewrite, as they always did. `test` "" sets aside everything.
+        """
         self.version += 1
-        if self.rewritten:
+        if test in self._rewritten:
             return
+        first = not self._rewritten
+        self._rewritten.add(test)
         self.rewritten = True
-        self.baseline = self.interactions
-        self._dropped |= {identity(i) for i in self.interactions}
-        self.interactions = []
+
+        def replaced(interaction: dict[str, Any]) -> bool:
+            owner = interaction.get("test")
+            return not test or owner == test or (first and not owner)
+
+        self.baseline = [i for i in self.interactions if replaced(i)]
+        self._dropped |= {identity(i) for i in self.baseline}
+        self.interactions = [i for i in self.interactions if not replaced(i)]
         self._indexes.clear()
 
     def drop_key(self, key: str, match_on: frozenset[str]) -> None:

@@ -39,8 +39,12 @@ class Exchange:
     sdk: str | None = None
 
 
-def to_interaction(exchange: Exchange) -> dict[str, Any]:
-    """The cassette entry: facts for a reader first, then request and response."""
+def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
+    """The cassette entry: facts for a reader first, then request and response.
+
+    `test` is the node id of the test that recorded it: a rewrite of that test replaces
+    only its own recordings in a cassette that several tests share.
+    """
     response: dict[str, Any] = {"status": exchange.status, "headers": exchange.response_headers}
     answer: Any = exchange.body
     if exchange.events is not None:
@@ -58,8 +62,10 @@ def to_interaction(exchange: Exchange) -> dict[str, Any]:
     if exchange.request_headers:
         request["headers"] = exchange.request_headers
     request["body"] = exchange.request_body
-    entry: dict[str, Any] = {
-        "key": exchange.key,
+    entry: dict[str, Any] = {"key": exchange.key}
+    if test:
+        entry["test"] = test
+    entry |= {
         "provider": exchange.endpoint.provider,
         "endpoint": exchange.path,
         "model": exchange.request_body.get("model"),

@@ -571,7 +571,7 @@ def _check_interaction(interaction: Any) -> str:
         value = interaction.get(field)
         if value is not None and not _is_number(value):
             return f"{field} must be a number of seconds, found {value!r}"
-    for field in ("key", "provider", "model", "served_model", "recorded_at"):
+    for field in ("key", "test", "provider", "model", "served_model", "recorded_at"):
         value = interaction.get(field)
         if value is not None and not isinstance(value, str):
             return f"{field} must be text, found {value!r}"

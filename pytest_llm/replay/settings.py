@@ -50,3 +50,5 @@ class Settings:
     match_on: frozenset[str]
     record_command: str
     replay_timing: ReplayTiming = ReplayTiming.FAST
+    # The test's node id, stored with what it records (see Cassette.start_rewrite).
+    test: str = ""
