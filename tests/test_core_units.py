@@ -203,3 +203,32 @@ def test_rewrite_sets_aside_only_the_rewriting_tests_recordings(tmp_path: Path) 
     assert cassette.baseline == [legacy, one] and cassette.interactions == [two]
     cassette.start_rewrite("t::two")
     assert cassette.baseline == [two] and cassette.interactions == []
+
+
+def test_saving_a_shared_cassette_test_after_test_appends_and_still_merges(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.yaml"
+
+    def recorded(when: str) -> dict[str, object]:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": when}]}
+        return {
+            "key": when,
+            "recorded_at": when,
+            "request": {"path": "/v1/chat/completions", "body": body},
+            "response": {"status": 200, "events": [{"data": {"n": 1e-05}}], "final": {}},
+        }
+
+    ours = Cassette.load(path)
+    for when in ("1", "2", "3"):
+        ours.append(recorded(when))
+        ours.save()
+        written = path.read_text()
+        # Appending gives the very text of a whole save: later loads see no difference.
+        assert written == store.dumps(store.document(ours.interactions))
+    other = Cassette.load(path)  # another process (an xdist worker) records too
+    other.append(recorded("4"))
+    other.save()
+    ours.append(recorded("5"))
+    ours.save()  # the file changed behind our back: merged, not appended
+    assert [i["key"] for i in store.read(path) or []] == ["1", "2", "3", "4", "5"]

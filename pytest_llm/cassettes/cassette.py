@@ -43,6 +43,9 @@ class Cassette:
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
         self._indexes: dict[frozenset[str], dict[str, list[int]]] = {}
+        # The file as this object last read or wrote it: while it is unchanged, a save
+        # appends the new recordings instead of reading and writing it all again.
+        self._on_disk: store.Signature | None = None
 
     @classmethod
     def load(cls, path: Path, *, run_started: float | None = None) -> Cassette:
@@ -52,8 +55,10 @@ class Cassette:
         workers) makes a file that this very run created count as not having existed:
         record mode `once` then goes on recording into it from every worker.
         """
+        seen = store.signature(path)  # before reading: a change after it is then noticed
         interactions = store.read(path)
         cassette = cls(path, interactions)
+        cassette._on_disk = seen if interactions is not None else None
         if interactions is not None and run_started is not None:
             cassette.existed = not _created_since(path, interactions, run_started)
         return cassette
@@ -141,26 +146,52 @@ class Cassette:
             with store.locked(self.path.parent):
                 # Temporary files of writers killed mid-save (under this same lock).
                 store.remove_stale_temps(self.path)
-                on_disk = store.read(self.path) or []
-                disk_ids = {identity(i) for i in on_disk}
-                merged = [i for i in on_disk if identity(i) not in self._dropped]
-                merged += [
-                    i
-                    for i in self.interactions
-                    if identity(i) in self._added and identity(i) not in disk_ids
-                ]
-                if keep_replaced:
-                    merged += [i for i in on_disk if identity(i) in self._dropped]
-                store.write_atomic(self.path, store.dumps(store.document(merged)))
+                if not self._append():
+                    self._merge(keep_replaced=keep_replaced)
+                self._on_disk = store.signature(self.path)
         except OSError as exc:
             raise _unwritable(self.path, exc) from None
         # `existed` keeps its value from the start of the run: record mode `once`
         # goes on recording into a cassette that this run created.
-        self.interactions = merged
         self.version += 1
         self._added.clear()
         if not keep_replaced:
             self._dropped.clear()
+
+    def _append(self) -> bool:
+        """Add the new recordings at the end of the file, if it is as this object left it.
+
+        The usual save of a cassette that tests share: the YAML of the new recordings only,
+        so a run that records into a large cassette test after test stays linear.
+        """
+        new = [i for i in self.interactions if identity(i) in self._added]
+        if self._dropped or self._on_disk is None or len(new) == len(self.interactions):
+            return False
+        if store.signature(self.path) != self._on_disk:
+            return False  # another process wrote it: merge with what it holds
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return False
+        if not store.is_current_format(raw):  # an earlier version's file: rewrite it
+            return False
+        store.write_atomic(self.path, raw.decode("utf-8") + store.dumps_more(new))
+        return True
+
+    def _merge(self, *, keep_replaced: bool) -> None:
+        """Write what the file holds now, less what was replaced, plus the new recordings."""
+        on_disk = store.read(self.path) or []
+        disk_ids = {identity(i) for i in on_disk}
+        merged = [i for i in on_disk if identity(i) not in self._dropped]
+        merged += [
+            i
+            for i in self.interactions
+            if identity(i) in self._added and identity(i) not in disk_ids
+        ]
+        if keep_replaced:
+            merged += [i for i in on_disk if identity(i) in self._dropped]
+        store.write_atomic(self.path, store.dumps(store.document(merged)))
+        self.interactions = merged
         self._indexes.clear()
 
 

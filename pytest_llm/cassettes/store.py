@@ -186,32 +186,48 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def dumps(document: dict[str, Any]) -> str:
     """The YAML text of a cassette document; a stream's events one per line."""
-    # The events are swapped for unique placeholders, dumped as plain scalars, then each
-    # placeholder line becomes the list of event lines: one pass, linear in the size.
+    if not isinstance(document.get("interactions"), list):
+        return _HEADER + _yaml(document, [], "")
     nonce = secrets.token_hex(8)
     streams: list[list[Any]] = []
-    interactions = [
-        _with_placeholder(interaction, nonce, streams)
-        for interaction in document.get("interactions") or []
-    ]
-    body = yaml.dump(
-        {**document, "interactions": interactions} if "interactions" in document else document,
+    interactions = [_with_placeholder(i, nonce, streams) for i in document["interactions"]]
+    return _HEADER + _yaml({**document, "interactions": interactions}, streams, nonce)
+
+
+def dumps_more(interactions: list[dict[str, Any]]) -> str:
+    """The text that appended to a cassette's text adds `interactions` at its end.
+
+    A cassette's `interactions` list is its last part, so the new items can follow it
+    (the cassette must hold at least one interaction already: not `interactions: []`).
+    """
+    if not interactions:
+        return ""
+    nonce = secrets.token_hex(8)
+    streams: list[list[Any]] = []
+    return _yaml([_with_placeholder(i, nonce, streams) for i in interactions], streams, nonce)
+
+
+def _yaml(data: Any, streams: list[list[Any]], nonce: str) -> str:
+    # The events are swapped for unique placeholders, dumped as plain scalars, then each
+    # placeholder line becomes the list of event lines: one pass, linear in the size.
+    body: str = yaml.dump(
+        data,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         width=1_000_000,  # never fold long lines: folding makes diffs unreadable
         default_flow_style=False,
     )
-    if streams:
+    if not streams:
+        return body
 
-        def events(match: re.Match[str]) -> str:
-            indent = match.group(1)
-            lines = [f"{indent}- {_event_line(e)}" for e in streams[int(match.group(2))]]
-            return f"{indent}events:\n" + "\n".join(lines)
+    def events(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        lines = [f"{indent}- {_event_line(e)}" for e in streams[int(match.group(2))]]
+        return f"{indent}events:\n" + "\n".join(lines)
 
-        placeholder = re.compile(rf"^( *)events: pytest-llm-events-{nonce}-(\d+)$", re.M)
-        body = placeholder.sub(events, body)
-    return _HEADER + body
+    placeholder = re.compile(rf"^( *)events: pytest-llm-events-{nonce}-(\d+)$", re.M)
+    return placeholder.sub(events, body)
 
 
 def _with_placeholder(interaction: Any, nonce: str, streams: list[list[Any]]) -> Any:
@@ -619,6 +635,23 @@ def _read_bounded(path: Path) -> bytes:
 def document(interactions: list[dict[str, Any]]) -> dict[str, Any]:
     """The cassette document that holds `interactions`."""
     return {"version": FORMAT_VERSION, "interactions": interactions}
+
+
+Signature = tuple[int, int, int]
+
+
+def signature(path: Path) -> Signature | None:
+    """What changes whenever the file is replaced or written (None: no such file)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def is_current_format(raw: bytes) -> bool:
+    """Whether `raw` was written by this version's writer (so more can be appended to it)."""
+    return raw.startswith(_FAST_MARK.encode()) and raw.endswith(b"\n")
 
 
 def _temp_prefix(path: Path) -> str:
