@@ -1,18 +1,19 @@
-"""Cassette load time at 1,000 interactions: pytest-llm's YAML, its load cache, json, vcrpy.
+"""Cassette load time at 1,000 interactions, cold (what CI pays) first, then warm.
 
-One cassette of 1,000 recorded calls per provider and mode is written three ways: as a
-pytest-llm cassette, as the same list in a JSON file, and as vcrpy's cassette of the same
-calls (recorded at the same time, see replay_overhead.record). Then, taking turns round
-after round (medians):
+CI checks out a fresh clone: `.pytest_cache` is empty, so the first load of a cassette is
+the figure that every CI run pays. Each cassette of 1,000 recorded calls (per provider and
+mode, and the mixed one of the issue: half Anthropic streams, half OpenAI chat answers) is
+written as a pytest-llm cassette, as the same list in a JSON file, as a cassette of an
+earlier pytest-llm (before YAML 1.2 and one line per event), and as vcrpy's cassette of the
+same calls. Then, taking turns round after round (medians):
 
 - json.load: read and parse the JSON file (the bar: the goal is within 3x of it);
-- pytest-llm YAML: `store.read`, the safe CSafeLoader with pytest-llm's checks;
-- cache cold: `store.read` with the load cache, on an empty cache (parse + write entry);
-- cache warm: the same, entry present (hash the file, read and verify the entry, json);
+- cold: `store.read` with an empty load cache (a fresh clone's first run);
+- warm: `store.read` again with the cache as the cold read left it (a developer's rerun);
+- earlier cold / warm: the same for the earlier version's file (hardened PyYAML, then cached);
 - vcrpy: `Cassette.load` with vcrpy's YAML serializer (what entering a cassette costs).
 
-The load cache is `pytest_llm.cassettes.load_cache`; `hooked_read` below is `store.read` with the
-one line that uses it. Run: python benchmarks/cassette_load.py   (about 2.5 minutes)
+Run: python benchmarks/cassette_load.py   (about 2 minutes; --rounds to change)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from _bench import PROVIDERS, Answers, Rounds, load_note, table
 from replay_overhead import MemoryPersister, record
 from vcr.cassette import Cassette as VcrCassette
@@ -37,15 +39,22 @@ from vcr.serializers import yamlserializer
 from pytest_llm.cassettes import load_cache, store
 
 COUNT = 1000
-ROUNDS = 3
+ROUNDS = 5
 FAST_REPEAT = 5  # runs per round of the sides that take milliseconds
+EARLIER_HEADER = "# pytest-llm cassette: recorded LLM calls, replayed offline by pytest-llm.\n"
 
 
-def hooked_read(path: Path, cache_dir: Path | None) -> list[dict[str, Any]] | None:
-    """`store.read` with the load cache: the hook this benchmark proposes, in place."""
-    raw = store._read_bounded(path)
-    text = raw.decode("utf-8")
-    return load_cache.cached(raw, lambda: store.loads(text, path), cache_dir, parser=store.loads)
+def earlier_dumps(interactions: list[dict[str, Any]]) -> str:
+    """The cassette as pytest-llm wrote it before: every event as a block mapping."""
+    body = yaml.dump(
+        store.document(interactions),
+        Dumper=store._Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+        default_flow_style=False,
+    )
+    return EARLIER_HEADER + body
 
 
 def timed(action: Callable[[], object], repeat: int = 1) -> float:
@@ -58,81 +67,115 @@ def timed(action: Callable[[], object], repeat: int = 1) -> float:
     return statistics.median(times)
 
 
-def files(provider: str, stream: bool, folder: Path) -> tuple[Path, Path, Path]:
-    """The pytest-llm, JSON and vcrpy files of COUNT recorded calls."""
-    name = f"{provider}-{'stream' if stream else 'json'}"
-    interactions = record(Answers(), provider, stream, COUNT, name)
-    ours, plain, theirs = (folder / f"{name}{suffix}" for suffix in (".yaml", ".json", ".vcr.yaml"))
+def cassettes(answers: Answers) -> dict[str, tuple[list[dict[str, Any]], str]]:
+    """The interactions of each cassette, by its label, and its vcrpy recording's name."""
+    recorded = {}
+    for provider in PROVIDERS:
+        for stream in (False, True):
+            name = f"{provider}-{'stream' if stream else 'json'}"
+            recorded[name] = record(answers, provider, stream, COUNT, name)
+    streams = record(answers, "anthropic", True, COUNT // 2, "mixed-streams")
+    chats = record(answers, "openai", False, COUNT // 2, "mixed-chats")
+    mixed = [i for pair in zip(streams, chats, strict=True) for i in pair]
+    saved = MemoryPersister.saved
+    saved["mixed"] = {
+        part: [
+            x
+            for pair in zip(
+                *(saved[n][part] for n in ("mixed-streams", "mixed-chats")), strict=True
+            )
+            for x in pair
+        ]
+        for part in ("requests", "responses")
+    }
+    result = {name: (items, name) for name, items in recorded.items()}
+    result["mixed (issue 17)"] = (mixed, "mixed")
+    return result
+
+
+def measure(
+    label: str, interactions: list[dict[str, Any]], vcr_name: str, folder: Path, rounds: int
+) -> list[object]:
+    stem = vcr_name
+    ours, earlier, plain, theirs = (
+        folder / f"{stem}{suffix}" for suffix in (".yaml", ".v0.yaml", ".json", ".vcr.yaml")
+    )
     store.write_atomic(ours, store.dumps(store.document(interactions)))
-    # The same list as compact JSON (as the cache stores it); checked equal to the YAML's below.
+    store.write_atomic(earlier, earlier_dumps(interactions))
     plain.write_text(json.dumps(interactions, separators=(",", ":")))
-    FilesystemPersister.save_cassette(str(theirs), MemoryPersister.saved[name], yamlserializer)
-    return ours, plain, theirs
+    FilesystemPersister.save_cassette(str(theirs), MemoryPersister.saved[vcr_name], yamlserializer)
+    cache = folder / f"{stem}-cache"
 
+    def read(path: Path, *, cold: bool) -> Callable[[], float]:
+        def run() -> float:
+            if cold:
+                shutil.rmtree(cache, ignore_errors=True)
+            load_cache.configure(cache)
+            try:
+                return timed(lambda: store.read(path), 1 if cold else FAST_REPEAT)
+            finally:
+                load_cache.configure(None)
 
-def measure(provider: str, stream: bool, folder: Path, rounds: int) -> list[object]:
-    ours, plain, theirs = files(provider, stream, folder)
-    warm = folder / "warm-cache"
-    # Fills the warm cache: the YAML, parsed, is the same list as the JSON file.
-    assert hooked_read(ours, warm) == json.loads(plain.read_bytes())
-    cold = folder / "cold-cache"
-
-    def cold_read() -> float:
-        shutil.rmtree(cold, ignore_errors=True)
-        return timed(lambda: hooked_read(ours, cold))
+        return run
 
     def json_load() -> float:
-        def read() -> object:
+        def run() -> object:
             with open(plain, encoding="utf-8") as handle:
                 return json.load(handle)
 
-        return timed(read, FAST_REPEAT)
+        return timed(run, FAST_REPEAT)
 
-    def vcr_load() -> float:
-        return timed(lambda: VcrCassette.load(path=str(theirs), serializer=yamlserializer))
-
+    expected = json.loads(plain.read_bytes())
+    for path in (ours, earlier):  # both files hold exactly the JSON file's data
+        read(path, cold=True)()
+        load_cache.configure(cache)
+        assert store.read(path) == expected
+        load_cache.configure(None)
     sides = {
         "json": json_load,
-        "yaml": lambda: timed(lambda: store.read(ours)),
-        "cold": cold_read,
-        "warm": lambda: timed(lambda: hooked_read(ours, warm), FAST_REPEAT),
-        "vcr": vcr_load,
+        "cold": read(ours, cold=True),
+        "warm": read(ours, cold=False),
+        "earlier cold": read(earlier, cold=True),
+        "earlier warm": read(earlier, cold=False),
+        "vcr": lambda: timed(lambda: VcrCassette.load(path=str(theirs), serializer=yamlserializer)),
     }
-    # The YAML parse takes seconds: the cold cache (the same parse, then a write) is taken
-    # every other round only, to keep the script within its time.
-    result = Rounds().run(sides, rounds, every={"cold": 2})
-    size_mb = ours.stat().st_size / 1e6
+    # The earlier format's cold parse takes seconds: it is taken every other round only.
+    result = Rounds().run(sides, rounds, every={"earlier cold": 2, "vcr": 2})
     print(".", end="", file=sys.stderr, flush=True)
+    text = ours.read_text()
     return [
-        provider,
-        "yes" if stream else "no",
-        f"{size_mb:.1f}",
+        label,
+        f"{ours.stat().st_size / 1e6:.1f}",
+        f"{text.count(chr(10)):,}",
+        f"{earlier.read_text().count(chr(10)):,}",
         result.median("json") * 1e3,
-        result.median("yaml") * 1e3,
-        result.ratio("yaml", "json"),
         result.median("cold") * 1e3,
         result.ratio("cold", "json"),
         result.median("warm") * 1e3,
         result.ratio("warm", "json"),
-        result.median("vcr") * 1e3,
+        result.ratio("earlier cold", "json"),
+        result.ratio("earlier warm", "json"),
         result.ratio("vcr", "json"),
     ]
 
 
 def main() -> None:
+    global COUNT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--count", type=int, default=COUNT, help="interactions per cassette")
     args = parser.parse_args()
+    COUNT = args.count
     print(f"{load_note()}; medians of {args.rounds} interleaved rounds", file=sys.stderr)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for provider in PROVIDERS:
-            for stream in (False, True):
-                rows.append(measure(provider, stream, Path(tmp), args.rounds))
+        for label, (interactions, vcr_name) in cassettes(Answers()).items():
+            rows.append(measure(label, interactions, vcr_name, Path(tmp), args.rounds))
     print(file=sys.stderr)
-    header = ["provider", "stream", "MB", "json.load ms", "yaml ms", "x json"]
-    header += ["cache cold", "x json", "cache warm", "x json", "vcrpy ms", "x json"]
-    print(f"{COUNT} interactions per cassette; ratios are paired medians (x json = / json.load)")
+    header = ["cassette", "MB", "lines", "lines before", "json.load ms", "cold ms", "x json"]
+    header += ["warm ms", "x json", "before: cold x", "warm x", "vcrpy x"]
+    print(f"{COUNT} interactions per cassette; ratios are paired medians (x = / json.load);")
+    print("cold = empty load cache (a fresh clone, CI), warm = the cache as the cold read left it")
     print(table(header, rows))
     print(f"({load_note()})")
 

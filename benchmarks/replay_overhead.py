@@ -230,14 +230,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
+    parser.add_argument("--streams", choices=["both", "yes", "no"], default="both")
     args = parser.parse_args()
     sizes = tuple(args.sizes)
+    streams = {"both": (False, True), "yes": (True,), "no": (False,)}[args.streams]
     calls = CALLS_PER_TEST * TESTS_PER_ROUND
     note = f"{load_note()}; medians of {args.rounds} interleaved rounds of {calls} calls"
     print(note, file=sys.stderr)
     rows: list[list[object]] = []
-    for provider in PROVIDERS:
-        for stream in (False, True):
+    for provider in args.providers:
+        for stream in streams:
             rows += measure(provider, stream, sizes, args.rounds)
     print(file=sys.stderr)
     header = [

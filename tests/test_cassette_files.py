@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 from fake_provider import FakeProvider
@@ -100,6 +102,33 @@ def test_cassettes_read_as_plain_text(pytester: pytest.Pytester, inner_env: Fake
         assert field in stream
     assert stream["ttft_s"] <= stream["latency_s"]
     assert stream["versions"]["sdk"].startswith("OpenAI/Python")
+
+
+def test_a_stream_is_one_line_per_event_and_its_final_message_is_block_text(
+    pytester: pytest.Pytester, inner_env: FakeProvider
+) -> None:
+    inner_file(
+        pytester,
+        """
+        def test_a(llm):
+            with an.messages.stream(
+                model="claude-3-5-haiku-latest",
+                max_tokens=64,
+                messages=[{"role": "user", "content": "write a poem"}],
+            ) as stream:
+                assert "roses are red" in stream.get_final_text()
+        """,
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes" / "test_app" / "test_a.yaml").read_text()
+    events = yaml.safe_load(text)["interactions"][0]["response"]["events"]
+    lines = text.splitlines()
+    start = lines.index("    events:") + 1
+    written = lines[start : start + len(events)]
+    assert all(line.startswith("    - {") for line in written)
+    assert [json.loads(line[len("    - ") :]) for line in written] == events
+    assert not lines[start + len(events)].startswith("    - ")
+    assert "roses are red, tokens are blue\n" in text  # `final` keeps the answer as block text
 
 
 def test_interactions_are_kept_when_the_test_then_fails(

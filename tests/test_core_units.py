@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llm.cassettes import interaction as wire
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.paths import cassette_for_test, named_cassette, safe_name
@@ -174,3 +175,60 @@ def test_network_guard_refuses_non_loopback_before_connecting(
         sock.connect(("127.0.0.1", 9))
         sock.connect(("localhost", 9))
     assert attempted == [("127.0.0.1", 9), ("localhost", 9)]
+
+
+def test_a_recorded_stream_is_rendered_to_wire_bytes_once() -> None:
+    events = [{"event": "ping", "data": {"type": "ping"}}, {"data": "[DONE]"}]
+    recorded = {"response": {"status": 200, "events": events}}
+    first = wire.replay_events(recorded)
+    assert first == [b'event: ping\ndata: {"type":"ping"}\n\n', b"data: [DONE]\n\n"]
+    first.clear()  # a caller's list is its own
+    assert wire._RENDERED[id(events)][0] is events
+    assert wire.replay_events(recorded) == wire.replay_events({"response": {"events": events}})
+    same_text = [dict(event) for event in events]  # another recording: rendered for itself
+    assert wire.replay_events({"response": {"events": same_text}})[1] == b"data: [DONE]\n\n"
+
+
+def test_rewrite_sets_aside_only_the_rewriting_tests_recordings(tmp_path: Path) -> None:
+    def recorded(test: str | None, when: str) -> dict[str, object]:
+        interaction: dict[str, object] = {"key": "k", "recorded_at": when}
+        if test is not None:
+            interaction["test"] = test
+        return interaction
+
+    legacy, one, two = recorded(None, "0"), recorded("t::one", "1"), recorded("t::two", "2")
+    cassette = Cassette(tmp_path / "shared.yaml", [legacy, one, two])
+    cassette.start_rewrite("t::one")
+    # What an earlier version wrote names no test: the first rewrite replaces it, as before.
+    assert cassette.baseline == [legacy, one] and cassette.interactions == [two]
+    cassette.start_rewrite("t::two")
+    assert cassette.baseline == [two] and cassette.interactions == []
+
+
+def test_saving_a_shared_cassette_test_after_test_appends_and_still_merges(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shared.yaml"
+
+    def recorded(when: str) -> dict[str, object]:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": when}]}
+        return {
+            "key": when,
+            "recorded_at": when,
+            "request": {"path": "/v1/chat/completions", "body": body},
+            "response": {"status": 200, "events": [{"data": {"n": 1e-05}}], "final": {}},
+        }
+
+    ours = Cassette.load(path)
+    for when in ("1", "2", "3"):
+        ours.append(recorded(when))
+        ours.save()
+        written = path.read_text()
+        # Appending gives the very text of a whole save: later loads see no difference.
+        assert written == store.dumps(store.document(ours.interactions))
+    other = Cassette.load(path)  # another process (an xdist worker) records too
+    other.append(recorded("4"))
+    other.save()
+    ours.append(recorded("5"))
+    ours.save()  # the file changed behind our back: merged, not appended
+    assert [i["key"] for i in store.read(path) or []] == ["1", "2", "3", "4", "5"]

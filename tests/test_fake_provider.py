@@ -478,19 +478,21 @@ def test_keep_alive(srv: FakeProvider) -> None:
 
 def test_delay_and_incremental_delivery(srv: FakeProvider) -> None:
     oai = openai.OpenAI(
-        base_url=srv.openai_base_url, api_key="k", default_headers={"x-fake-delay-ms": "40"}
+        base_url=srv.openai_base_url, api_key="k", default_headers={"x-fake-delay-ms": "100"}
     )
     start = time.monotonic()
     arrivals = [
         time.monotonic() - start
         for _ in oai.chat.completions.create(model="m", messages=USER, stream=True)
     ]
-    # Each chunk arrives ~40ms after the previous one instead of all at once at the end.
+    # Each chunk arrives ~100ms after the previous one instead of all at once at the end:
+    # at least 0.4 s between the first and the last, so a busy machine that delays a read
+    # by a few hundred ms still leaves the spread well above 0.1 s.
     assert len(arrivals) >= 5
     assert arrivals[0] < arrivals[-1] - 0.1
     t = time.monotonic()
     oai.chat.completions.create(model="m", messages=USER)
-    assert time.monotonic() - t >= 0.04
+    assert time.monotonic() - t >= 0.1  # a sleep never ends early
 
 
 def test_stop_closes_keep_alive_connections() -> None:

@@ -427,12 +427,6 @@ def test_a_rewrite_whose_test_fails_half_way_keeps_the_previous_cassette(
     assert prompts(path) == ["one", *before]  # the new answer first, the old ones kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rewrite empties a shared cassette on the first save, so re-recording one of the "
-    "tests that share it deletes the others' recordings (fix: store the test's node id in "
-    "each interaction and let rewrite drop only the re-recorded test's own interactions)",
-)
 def test_rewriting_one_test_of_a_shared_cassette_keeps_the_others(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
@@ -451,5 +445,12 @@ def test_rewriting_one_test_of_a_shared_cassette_keeps_the_others(
         """,
     )
     pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    path = pytester.path / "cassettes" / "shared.yaml"
+    before = {i["test"]: i["recorded_at"] for i in store.read(path) or []}
+    assert sorted(before) == ["test_app.py::test_one", "test_app.py::test_two"]
     pytester.runpytest("--llm-record=rewrite", "-k", "test_one").assert_outcomes(passed=1)
-    assert sorted(prompts(pytester.path / "cassettes" / "shared.yaml")) == ["one", "two"]
+    assert sorted(prompts(path)) == ["one", "two"]
+    after = {i["test"]: i["recorded_at"] for i in store.read(path) or []}
+    assert after["test_app.py::test_two"] == before["test_app.py::test_two"]  # kept as it was
+    assert after["test_app.py::test_one"] != before["test_app.py::test_one"]  # re-recorded
+    pytester.runpytest("--llm-record=none").assert_outcomes(passed=2)

@@ -446,3 +446,90 @@ def test_integral_floats_and_ints_share_a_key_but_booleans_do_not() -> None:
     assert make_key(CHAT, {**base, "temperature": 0.1 + 0.2}, DEFAULT_MATCH_ON) != make_key(
         CHAT, {**base, "temperature": 0.3}, DEFAULT_MATCH_ON
     )
+
+
+# --- the two parsers ---------------------------------------------------------------------
+
+# Text that YAML 1.1 and 1.2 resolve differently when written plain: octal, leading zeros,
+# exponents without a dot, underscores (yaml-rs skips them), infinities, booleans.
+NUMBER_LIKE = st.text(st.sampled_from(list("0189.+-_eExXoObB:inaINAfty~ ")), max_size=8)
+
+
+def stored(floats: st.SearchStrategy[float]) -> st.SearchStrategy[Any]:
+    """JSON data with text that is easy to misread as numbers, and the given floats."""
+    return st.recursive(
+        json_scalars | NUMBER_LIKE | floats,
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.text(max_size=8) | NUMBER_LIKE, inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+
+
+# A stream's events are JSON, which has no infinity (an event with one is read the slow way).
+stream_events = st.lists(
+    st.dictionaries(st.text(max_size=8), stored(st.floats(allow_nan=False, allow_infinity=False))),
+    max_size=4,
+)
+
+
+@FUZZ
+@given(stored(st.floats(allow_nan=False)), stream_events)
+def test_both_parsers_read_what_pytest_llm_writes_alike(extra: Any, events: list[Any]) -> None:
+    record = interaction()
+    record["response"]["body"]["extra"] = extra
+    if events:
+        record["response"]["events"] = events
+        record["response"]["final"] = {"extra": extra}
+    text = store.dumps(store.document([record]))
+    path = Path("c.yaml")
+    # yaml-rs (YAML 1.2) and json for the event lines; it may leave a file to the hardened
+    # loader (a `!` that may be a tag, an event line with many brackets), never misread it.
+    fast = store._fast_parse(text)
+    if fast is not store._UNREAD:
+        assert fast["interactions"] == [record]
+    assert store._loads_hardened(text, path) == [record]  # PyYAML (YAML 1.1)
+    assert store.loads(text, path) == [record]
+
+
+def test_a_stream_cassette_takes_the_fast_path_and_keeps_its_events_one_per_line() -> None:
+    record = interaction()
+    events = [
+        {"event": "delta", "data": {"text": "a\nb\u2028c\x85", "logprob": -1e-05}},
+        {"event": "delta", "data": {"text": " !tag-like", "big": 10**30, "zero": -0.0}},
+    ]
+    record["response"]["events"] = events
+    record["response"]["final"] = {"text": "a\nb\n"}
+    text = store.dumps(store.document([record]))
+    lines = [line for line in text.splitlines() if line.startswith("    - {")]
+    assert [json.loads(line[6:]) for line in lines] == events
+    assert '"logprob":-1.0e-05' in text  # YAML 1.1 reads JSON's -1e-05 as text
+    assert store._fast_parse(text)["interactions"] == [record]
+    assert store._loads_hardened(text, Path("c.yaml")) == [record]
+
+
+def test_a_cassette_of_an_earlier_version_still_reads_as_yaml_1_1(tmp_path: Path) -> None:
+    # PyYAML wrote these plain: text to YAML 1.1, numbers to a YAML 1.2 parser.
+    old = store.dumps(store.document([interaction()])).replace(store._FAST_MARK, "# old\n")
+    old = old.replace("key: ", "key: 00000000000000000008\n  old_key: ", 1)
+    old = old.replace("provider: openai", "provider: 1e5")
+    path = tmp_path / "old.yaml"
+    path.write_text(old)
+    loaded = store.read(path)
+    assert loaded is not None
+    assert (loaded[0]["key"], loaded[0]["provider"]) == ("00000000000000000008", "1e5")
+
+
+def test_the_fast_path_leaves_tags_and_hostile_edits_to_the_hardened_loader() -> None:
+    path = Path("c.yaml")
+    for edit, message in [
+        ("version: 1\n", "version: 1\nx: !!binary aGVsbG8=\n"),
+        ("version: 1\n", "version: 1\nx: !!python/object/apply:os.system [touch]\n"),
+        ("version: 1\n", "version: 1\n1: one\n"),
+        ("version: 1\n", "version: 1\nx: &a [1]\ny: *a\n"),
+    ]:
+        text = GOOD.replace(edit, message, 1)
+        assert store._fast_parse(text) is store._UNREAD
+        with pytest.raises(CassetteError, match="not valid cassette YAML"):
+            store.loads(text, path)

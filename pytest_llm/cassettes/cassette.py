@@ -37,11 +37,15 @@ class Cassette:
         self.interactions: list[dict[str, Any]] = list(interactions or [])
         self.baseline: list[dict[str, Any]] = []
         self.rewritten = False
+        self._rewritten: set[str] = set()  # the tests whose recordings were set aside
         # Bumped on every change, so a run can tell whether it has seen this content.
         self.version = 0
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
         self._indexes: dict[KeySpec | frozenset[str], dict[str, list[int]]] = {}
+        # The file as this object last read or wrote it: while it is unchanged, a save
+        # appends the new recordings instead of reading and writing it all again.
+        self._on_disk: store.Signature | None = None
 
     @classmethod
     def load(cls, path: Path, *, run_started: float | None = None) -> Cassette:
@@ -51,8 +55,10 @@ class Cassette:
         workers) makes a file that this very run created count as not having existed:
         record mode `once` then goes on recording into it from every worker.
         """
+        seen = store.signature(path)  # before reading: a change after it is then noticed
         interactions = store.read(path)
         cassette = cls(path, interactions)
+        cassette._on_disk = seen if interactions is not None else None
         if interactions is not None and run_started is not None:
             cassette.existed = not _created_since(path, interactions, run_started)
         return cassette
@@ -76,15 +82,28 @@ class Cassette:
             self._indexes[match_on] = index
         return index
 
-    def start_rewrite(self) -> None:
-        """Empty the cassette; what it held becomes the baseline for drift."""
+    def start_rewrite(self, test: str = "") -> None:
+        """Set aside what `test` recorded here; it becomes the baseline for drift.
+
+        Only that test's recordings go (each interaction names the test that recorded it),
+        so re-recording one test of a shared cassette keeps the other tests' answers.
+        Interactions that name no test (written before tests were stored, or imported)
+        go with the first rewrite, as they always did. `test` "" sets aside everything.
+        """
         self.version += 1
-        if self.rewritten:
+        if test in self._rewritten:
             return
+        first = not self._rewritten
+        self._rewritten.add(test)
         self.rewritten = True
-        self.baseline = self.interactions
-        self._dropped |= {identity(i) for i in self.interactions}
-        self.interactions = []
+
+        def replaced(interaction: dict[str, Any]) -> bool:
+            owner = interaction.get("test")
+            return not test or owner == test or (first and not owner)
+
+        self.baseline = [i for i in self.interactions if replaced(i)]
+        self._dropped |= {identity(i) for i in self.baseline}
+        self.interactions = [i for i in self.interactions if not replaced(i)]
         self._indexes.clear()
 
     def drop_key(
@@ -132,26 +151,52 @@ class Cassette:
             with store.locked(self.path.parent):
                 # Temporary files of writers killed mid-save (under this same lock).
                 store.remove_stale_temps(self.path)
-                on_disk = store.read(self.path) or []
-                disk_ids = {identity(i) for i in on_disk}
-                merged = [i for i in on_disk if identity(i) not in self._dropped]
-                merged += [
-                    i
-                    for i in self.interactions
-                    if identity(i) in self._added and identity(i) not in disk_ids
-                ]
-                if keep_replaced:
-                    merged += [i for i in on_disk if identity(i) in self._dropped]
-                store.write_atomic(self.path, store.dumps(store.document(merged)))
+                if not self._append():
+                    self._merge(keep_replaced=keep_replaced)
+                self._on_disk = store.signature(self.path)
         except OSError as exc:
             raise _unwritable(self.path, exc) from None
         # `existed` keeps its value from the start of the run: record mode `once`
         # goes on recording into a cassette that this run created.
-        self.interactions = merged
         self.version += 1
         self._added.clear()
         if not keep_replaced:
             self._dropped.clear()
+
+    def _append(self) -> bool:
+        """Add the new recordings at the end of the file, if it is as this object left it.
+
+        The usual save of a cassette that tests share: the YAML of the new recordings only,
+        so a run that records into a large cassette test after test stays linear.
+        """
+        new = [i for i in self.interactions if identity(i) in self._added]
+        if self._dropped or self._on_disk is None or len(new) == len(self.interactions):
+            return False
+        if store.signature(self.path) != self._on_disk:
+            return False  # another process wrote it: merge with what it holds
+        try:
+            raw = self.path.read_bytes()
+        except OSError:
+            return False
+        if not store.is_current_format(raw):  # an earlier version's file: rewrite it
+            return False
+        store.write_atomic(self.path, raw.decode("utf-8") + store.dumps_more(new))
+        return True
+
+    def _merge(self, *, keep_replaced: bool) -> None:
+        """Write what the file holds now, less what was replaced, plus the new recordings."""
+        on_disk = store.read(self.path) or []
+        disk_ids = {identity(i) for i in on_disk}
+        merged = [i for i in on_disk if identity(i) not in self._dropped]
+        merged += [
+            i
+            for i in self.interactions
+            if identity(i) in self._added and identity(i) not in disk_ids
+        ]
+        if keep_replaced:
+            merged += [i for i in on_disk if identity(i) in self._dropped]
+        store.write_atomic(self.path, store.dumps(store.document(merged)))
+        self.interactions = merged
         self._indexes.clear()
 
 

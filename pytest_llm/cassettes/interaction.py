@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +39,12 @@ class Exchange:
     sdk: str | None = None
 
 
-def to_interaction(exchange: Exchange) -> dict[str, Any]:
-    """The cassette entry: facts for a reader first, then request and response."""
+def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
+    """The cassette entry: facts for a reader first, then request and response.
+
+    `test` is the node id of the test that recorded it: a rewrite of that test replaces
+    only its own recordings in a cassette that several tests share.
+    """
     response: dict[str, Any] = {"status": exchange.status, "headers": exchange.response_headers}
     answer: Any = exchange.body
     if exchange.events is not None:
@@ -57,8 +62,10 @@ def to_interaction(exchange: Exchange) -> dict[str, Any]:
     if exchange.request_headers:
         request["headers"] = exchange.request_headers
     request["body"] = exchange.request_body
-    entry: dict[str, Any] = {
-        "key": exchange.key,
+    entry: dict[str, Any] = {"key": exchange.key}
+    if test:
+        entry["test"] = test
+    entry |= {
         "provider": exchange.endpoint.provider,
         "endpoint": exchange.path,
         "model": exchange.request_body.get("model"),
@@ -118,9 +125,27 @@ def replay_body(interaction: dict[str, Any]) -> bytes:
     return encode_json(response.get("body"))
 
 
+# The wire chunks of recorded streams, rendered once each: a test suite replays the same
+# recordings again and again. Keyed by the identity of the events list, which the entry
+# keeps alive, so an id is never reused while its entry is there; bounded, oldest first out.
+_RENDERED: dict[int, tuple[list[Any], tuple[bytes, ...]]] = {}
+_RENDERED_MAX = 4096
+_RENDERED_LOCK = threading.Lock()
+
+
 def replay_events(interaction: dict[str, Any]) -> list[bytes]:
     """A recorded stream as wire chunks, one per event."""
-    return [render_sse_event(event) for event in interaction["response"]["events"]]
+    events = interaction["response"]["events"]
+    with _RENDERED_LOCK:
+        entry = _RENDERED.get(id(events))
+    if entry is not None and entry[0] is events:
+        return list(entry[1])
+    chunks = [render_sse_event(event) for event in events]
+    with _RENDERED_LOCK:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            del _RENDERED[next(iter(_RENDERED))]
+        _RENDERED[id(events)] = (events, tuple(chunks))
+    return chunks
 
 
 def sdk_version(headers: dict[str, str]) -> str | None:

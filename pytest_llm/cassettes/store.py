@@ -1,18 +1,29 @@
-"""Cassette files: safe YAML load, readable dump, atomic and parallel-safe save.
+"""Cassette files: safe and fast YAML load, readable dump, atomic and parallel-safe save.
 
 Loading is defensive because a cassette is input that anyone can edit or break: it
-never executes code (safe loader), reads at most MAX_CASSETTE_BYTES, refuses the YAML
-features that JSON data never needs and that PyYAML handles unsafely or silently
+never executes code (safe loaders only), reads at most MAX_CASSETTE_BYTES, refuses the
+YAML features that JSON data never needs and that PyYAML handles unsafely or silently
 (aliases, which make "billion laughs" bombs; duplicate keys, of which PyYAML keeps the
 last; non-text keys; tags for binary, sets and timestamps), bounds nesting, and turns
 every problem into one CassetteError naming the file and line.
+
+Loading is fast for the files this version writes: their header says they are written
+for YAML 1.2 (every scalar that YAML 1.1 and 1.2 read differently is quoted), so the
+YAML 1.2 parser of yaml-rs (Rust) reads them, and `json` their stream events (one JSON
+line each) in one call: 2.4-4x `json.load` of the same data. yaml-rs refuses aliases and
+duplicate keys itself; the rest is checked on the result. Anything it cannot vouch for
+(a tag, a parse error, a non-text key, deep nesting) and every file written before goes
+through the hardened PyYAML loader, which names the problem and its line; its result is
+kept by `load_cache`, as it is slow.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml_rs
 
 from pytest_llm.cassettes import load_cache
 from pytest_llm.errors import CassetteError
@@ -145,31 +157,135 @@ class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
         return True
 
 
+# Plain text that a YAML 1.2 parser may read as a number although YAML 1.1 (PyYAML) reads it
+# as text: `0o17`, `0008`, `1e5`, `+.5`, `.NaN`; yaml-rs also skips underscores (`_1` is 1).
+# Quoted, it is text in both. Broader than needed on purpose: a quote costs nothing.
+_NUMBER_LIKE = re.compile(r"[-+]?\.?[0-9]|[-+]?\.(?:inf|nan)$", re.IGNORECASE)
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+        return dumper.represent_scalar(_STR_TAG, value, style="|")
+    if _NUMBER_LIKE.match(value.replace("_", "")):
+        return dumper.represent_scalar(_STR_TAG, value, style="'")
+    return dumper.represent_scalar(_STR_TAG, value)
 
 
 _Dumper.add_representer(str, _represent_str)
 
-_HEADER = (
-    "# pytest-llm cassette: recorded LLM calls, replayed offline by pytest-llm.\n"
-    "# Edit with care; re-record with: pytest <test> --llm-record=rewrite\n"
+# The first line also says that the file is written for YAML 1.2 (see the module's doc):
+# only such files are read by the fast parser.
+_FAST_MARK = (
+    "# pytest-llm cassette (YAML 1.2): recorded LLM calls, replayed offline by pytest-llm.\n"
 )
+_HEADER = _FAST_MARK + "# Edit with care; re-record with: pytest <test> --llm-record=rewrite\n"
+# Characters that JSON leaves raw but YAML reads as line breaks (NEL, U+2028/9) or refuses
+# (C1 controls, DEL, the BOM and non-characters): escaped, which both languages read alike.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def dumps(document: dict[str, Any]) -> str:
-    """The YAML text of a cassette document."""
-    body = yaml.dump(
-        document,
+    """The YAML text of a cassette document; a stream's events one per line."""
+    if not isinstance(document.get("interactions"), list):
+        return _HEADER + _yaml(document, [], "")
+    nonce = secrets.token_hex(8)
+    streams: list[list[Any]] = []
+    interactions = [_with_placeholder(i, nonce, streams) for i in document["interactions"]]
+    return _HEADER + _yaml({**document, "interactions": interactions}, streams, nonce)
+
+
+def dumps_more(interactions: list[dict[str, Any]]) -> str:
+    """The text that appended to a cassette's text adds `interactions` at its end.
+
+    A cassette's `interactions` list is its last part, so the new items can follow it
+    (the cassette must hold at least one interaction already: not `interactions: []`).
+    """
+    if not interactions:
+        return ""
+    nonce = secrets.token_hex(8)
+    streams: list[list[Any]] = []
+    return _yaml([_with_placeholder(i, nonce, streams) for i in interactions], streams, nonce)
+
+
+def _yaml(data: Any, streams: list[list[Any]], nonce: str) -> str:
+    # The events are swapped for unique placeholders, dumped as plain scalars, then each
+    # placeholder line becomes the list of event lines: one pass, linear in the size.
+    body: str = yaml.dump(
+        data,
         Dumper=_Dumper,
         sort_keys=False,
         allow_unicode=True,
         width=1_000_000,  # never fold long lines: folding makes diffs unreadable
         default_flow_style=False,
     )
-    return _HEADER + body
+    if not streams:
+        return body
+
+    def events(match: re.Match[str]) -> str:
+        indent = match.group(1)
+        lines = [f"{indent}- {_event_line(e)}" for e in streams[int(match.group(2))]]
+        return f"{indent}events:\n" + "\n".join(lines)
+
+    placeholder = re.compile(rf"^( *)events: pytest-llm-events-{nonce}-(\d+)$", re.M)
+    return placeholder.sub(events, body)
+
+
+def _with_placeholder(interaction: Any, nonce: str, streams: list[list[Any]]) -> Any:
+    response = interaction.get("response") if isinstance(interaction, dict) else None
+    if not isinstance(response, dict):
+        return interaction
+    events = response.get("events")
+    if not isinstance(events, list) or not events:
+        return interaction
+    streams.append(events)
+    placeholder = f"pytest-llm-events-{nonce}-{len(streams) - 1}"
+    return {**interaction, "response": {**response, "events": placeholder}}
+
+
+def _event_line(event: Any) -> str:
+    """One stream event on one line: compact JSON, which YAML also reads as a flow mapping."""
+    try:
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):  # NaN or infinity: not JSON
+        line = ""
+    if line and not _SURROGATE.search(line):
+        if _exponent_floats(event):
+            # JSON's `1e-05` is text to YAML 1.1 (PyYAML): `1.0e-05` is a float to both.
+            line = _JSON_TOKEN.sub(_dotted, line)
+        return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+    flow: str = yaml.dump(
+        event,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+        default_flow_style=True,
+    )
+    return flow.rstrip("\n").removesuffix("\n...").rstrip("\n")
+
+
+# A JSON string (left as it is), or a number written with an exponent and no dot.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?')
+
+
+def _dotted(match: re.Match[str]) -> str:
+    number = match.group()
+    if match.group(1) is not None or match.group(2) is None:  # text, a dot, or an integer
+        return number
+    exponent = match.group(2)
+    return f"{number[: -len(exponent)]}.0{exponent}"
+
+
+def _exponent_floats(value: Any) -> bool:
+    """Whether a float in `value` is one that JSON writes with an exponent (1e-05)."""
+    if isinstance(value, float):
+        return "e" in repr(value)
+    if isinstance(value, dict):
+        return any(_exponent_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_exponent_floats(v) for v in value)
+    return False
 
 
 def _too_big(path: Path, size: int) -> CassetteError:
@@ -222,14 +338,187 @@ def loads(text: str, path: Path) -> list[dict[str, Any]]:
     """The interactions of a cassette's text; CassetteError for anything unexpected."""
     if len(text) > MAX_CASSETTE_BYTES:  # characters: at most as many as bytes
         raise _too_big(path, len(text))
+    document = _fast_parse(text)
+    if document is _UNREAD:
+        return _loads_hardened(text, path)
+    return _interactions(document, text, path, None)
+
+
+def _loads_hardened(text: str, path: Path) -> list[dict[str, Any]]:
+    if len(text) > MAX_CASSETTE_BYTES:
+        raise _too_big(path, len(text))
     document, lines = _parse(text, path)
+    return _interactions(document, text, path, lines)
+
+
+_UNREAD = object()
+_NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0)
+
+
+def _fast_parse(text: str) -> Any:
+    """The document as yaml-rs and json read it, or _UNREAD when the hardened loader must.
+
+    The event lines of streams, the bulk of a cassette, are JSON: they are cut out and read
+    by `json` in one call, and yaml-rs reads the rest, with a placeholder where each list of
+    events was. Every placeholder must come back at an interaction's `response.events`, in
+    order, or the file is not what this version writes.
+    """
+    if not text.startswith(_FAST_MARK):
+        return _UNREAD
+    nonce = secrets.token_hex(8)
+    rest, blocks = _cut_events(text, nonce)
+    if _may_have_tag(rest):
+        return _UNREAD
+    try:
+        document = yaml_rs.loads(
+            rest,
+            parse_datetime=False,
+            alias_limits=_NO_ALIASES,
+            duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
+        )
+        streams = _json_events(blocks)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # a parse error, or a panic of the Rust parser (not an Exception)
+        return _UNREAD
+    if streams is None or not _plain_data(document):
+        return _UNREAD
+    if blocks and not _put_events_back(document, streams, nonce):
+        return _UNREAD
+    return document
+
+
+# PyYAML writes a stream's events at this indentation: `interactions` > item > `response`.
+_EVENTS_KEY = "\n    events:\n"
+_EVENT_LINES = re.compile(r"(?:    - \{[^\n]*\n)+")
+_EVENT_SEPARATOR = "\n    - "
+# An event line with fewer opening brackets cannot nest deeper than MAX_DEPTH (its event
+# is at depth 6: document, interactions, interaction, response, events, event).
+_EVENT_MAX_OPENINGS = MAX_DEPTH - 6
+
+
+def _cut_events(text: str, nonce: str) -> tuple[str, list[str]]:
+    """The text with each run of JSON event lines replaced by a placeholder, and the runs."""
+    chunks = text.split(_EVENTS_KEY)
+    kept = [chunks[0]]
+    blocks: list[str] = []
+    for chunk in chunks[1:]:
+        lines = _EVENT_LINES.match(chunk)
+        if lines is None:  # written otherwise (by hand, or not JSON): YAML reads it
+            kept += (_EVENTS_KEY, chunk)
+            continue
+        blocks.append(chunk[: lines.end()])
+        kept += (f"\n    events: {nonce}-{len(blocks) - 1}\n", chunk[lines.end() :])
+    return "".join(kept), blocks
+
+
+def _json_events(blocks: list[str]) -> list[Any] | None:
+    """Each block's events, read as JSON; None when one is not plain, shallow JSON data."""
+    for block in blocks:
+        if block.count("{") + block.count("[") > _EVENT_MAX_OPENINGS:
+            for line in block.splitlines():
+                if line.count("{") + line.count("[") > _EVENT_MAX_OPENINGS:
+                    return None
+    text = "],[".join(block[6:-1].replace(_EVENT_SEPARATOR, ",") for block in blocks)
+    streams: list[Any] = json.loads(
+        f"[[{text}]]", object_pairs_hook=_unique_keys, parse_constant=_no_constant
+    )
+    return streams
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise ValueError("duplicate key")
+    return mapping
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _put_events_back(document: Any, streams: list[Any], nonce: str) -> bool:
+    """Whether every placeholder stood at an interaction's `response.events`, in order."""
+    interactions = document.get("interactions") if isinstance(document, dict) else None
+    if not isinstance(interactions, list):
+        return False
+    found = 0
+    for interaction in interactions:
+        response = interaction.get("response") if isinstance(interaction, dict) else None
+        if isinstance(response, dict) and response.get("events") == f"{nonce}-{found}":
+            response["events"] = streams[found]
+            found += 1
+    return found == len(streams)
+
+
+def _may_have_tag(text: str) -> bool:
+    """Whether a `!` may start a tag, which yaml-rs would drop or obey silently.
+
+    Wider than YAML's grammar (a `!` after a space inside a text counts): such a file only
+    takes the hardened path.
+    """
+    at = text.find("!")
+    while at != -1:
+        if at == 0 or text[at - 1] in " \t\r\n[{,:":
+            return True
+        at = text.find("!", at + 1)
+    return False
+
+
+def _plain_data(root: Any) -> bool:
+    """Whether yaml-rs's `root` has text keys only and is at most MAX_DEPTH deep.
+
+    Its scalars are JSON's already: without tags (see _may_have_tag) and with
+    parse_datetime off, yaml-rs makes no other kind of value.
+    """
+    level = [root]
+    for depth in range(1, MAX_DEPTH + 1):
+        deeper: list[Any] = []
+        add = deeper.append
+        for node in level:
+            if type(node) is dict:
+                try:
+                    "".join(node)  # C speed: a TypeError at the first key that is not text
+                except TypeError:
+                    return False
+                children: Any = node.values()
+            elif type(node) is list:
+                children = node
+            else:
+                continue
+            if depth == MAX_DEPTH and node:
+                return False
+            for child in children:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    add(child)
+        if not deeper:
+            return True
+        level = deeper
+    return False
+
+
+def _interactions(
+    document: Any, text: str, path: Path, lines: dict[str, int] | None
+) -> list[dict[str, Any]]:
+    """The checked interactions of a parsed document (`lines` None: found when needed)."""
+
+    def line(part: str) -> int | None:
+        nonlocal lines
+        if lines is None:  # read by yaml-rs, which keeps no lines: an error is rare
+            try:
+                lines = _parse(text, path)[1]
+            except CassetteError:
+                lines = {}
+        return lines.get(part)
+
     if document is None:
         return []
     if not isinstance(document, dict) or not isinstance(document.get("interactions", []), list):
         raise CassetteError(
             path,
             "expected a mapping with an 'interactions' list",
-            line=lines.get("interactions"),
+            line=line("interactions"),
             fix="for a vcrpy / pytest-recording cassette, convert it with: pytest-llm import FILE",
         )
     version = document.get("version")
@@ -237,7 +526,7 @@ def loads(text: str, path: Path) -> list[dict[str, Any]]:
         raise CassetteError(
             path,
             f"unknown cassette format version {version!r} (this pytest-llm reads {FORMAT_VERSION})",
-            line=lines.get("version"),
+            line=line("version"),
             fix="upgrade pytest-llm, or re-record the cassette",
         )
     interactions: list[dict[str, Any]] = document.get("interactions") or []
@@ -247,7 +536,7 @@ def loads(text: str, path: Path) -> list[dict[str, Any]]:
             raise CassetteError(
                 path,
                 f"interaction #{number}: {problem}",
-                line=lines.get(f"#{number}"),
+                line=line(f"#{number}"),
                 fix=_RESTORE,
             )
     return interactions
@@ -299,7 +588,7 @@ def _check_interaction(interaction: Any) -> str:
         value = interaction.get(field)
         if value is not None and not _is_number(value):
             return f"{field} must be a number of seconds, found {value!r}"
-    for field in ("key", "provider", "model", "served_model", "recorded_at"):
+    for field in ("key", "test", "provider", "model", "served_model", "recorded_at"):
         value = interaction.get(field)
         if value is not None and not isinstance(value, str):
             return f"{field} must be text, found {value!r}"
@@ -319,8 +608,14 @@ def read(path: Path) -> list[dict[str, Any]] | None:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise CassetteError(path, "not UTF-8 text", line=line, fix=_RESTORE) from None
-    # Parsed once per version of the file: later runs load a checked JSON copy (load_cache).
-    return load_cache.cached(raw, lambda: loads(text, path))
+    if len(text) > MAX_CASSETTE_BYTES:
+        raise _too_big(path, len(text))
+    document = _fast_parse(text)
+    if document is not _UNREAD:  # parsed about as fast as the load cache reads its copy
+        return _interactions(document, text, path, None)
+    # The hardened loader runs once per version of the file: later runs load a checked
+    # JSON copy (load_cache).
+    return load_cache.cached(raw, lambda: _loads_hardened(text, path))
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -341,6 +636,23 @@ def _read_bounded(path: Path) -> bytes:
 def document(interactions: list[dict[str, Any]]) -> dict[str, Any]:
     """The cassette document that holds `interactions`."""
     return {"version": FORMAT_VERSION, "interactions": interactions}
+
+
+Signature = tuple[int, int, int]
+
+
+def signature(path: Path) -> Signature | None:
+    """What changes whenever the file is replaced or written (None: no such file)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def is_current_format(raw: bytes) -> bool:
+    """Whether `raw` was written by this version's writer (so more can be appended to it)."""
+    return raw.startswith(_FAST_MARK.encode()) and raw.endswith(b"\n")
 
 
 def _temp_prefix(path: Path) -> str:

@@ -295,7 +295,9 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
             path = paths.cassette_for_test(run.cassette_root, item.nodeid)
     except ValueError as exc:
         raise usage_error(f"{where}: {exc}" if where not in str(exc) else str(exc)) from None
-    return Settings(path, mode, match_on, record_command(item), run.replay_timing, ignore)
+    return Settings(
+        path, mode, match_on, record_command(item), run.replay_timing, ignore, test=item.nodeid
+    )
 
 
 def samples(item: pytest.Item, run: RunConfig) -> tuple[int, float] | None:

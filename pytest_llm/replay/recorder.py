@@ -59,7 +59,7 @@ class Recorder:
         self._lock = threading.Lock()
         mode = settings.mode
         if mode is RecordMode.REWRITE:
-            cassette.start_rewrite()
+            cassette.start_rewrite(settings.test)
         self.live = mode in (RecordMode.ALL, RecordMode.REWRITE) or (
             mode is RecordMode.ONCE and not cassette.existed
         )
@@ -177,7 +177,7 @@ class Recorder:
 
     def record(self, exchange: Exchange, *, cut: bool = False) -> dict[str, Any]:
         """Store a live answer in the cassette and the test's calls."""
-        interaction = to_interaction(exchange)
+        interaction = to_interaction(exchange, self.settings.test)
         if self.sample is not None:  # next to the key, where a reviewer looks first
             interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
         # The stored key is always the full one, so that files do not depend on match_on.

@@ -53,6 +53,8 @@ class Settings:
     record_command: str
     replay_timing: ReplayTiming = ReplayTiming.FAST
     ignore: tuple[tuple[Step, ...], ...] = ()
+    # The test's node id, stored with what it records (see Cassette.start_rewrite).
+    test: str = ""
 
     @property
     def key(self) -> KeySpec:
