@@ -37,13 +37,14 @@ class LLMCall:
     @property
     def endpoint(self) -> str:
         """The URL path the call was sent to."""
-        return str(self.interaction["request"]["path"])
+        request = self.interaction["request"]
+        return str(request.get("path") or self.interaction.get("endpoint", ""))
 
     @property
     def request(self) -> dict[str, Any]:
         """The decoded request body."""
-        body: dict[str, Any] = self.interaction["request"]["body"]
-        return body
+        body = self.interaction["request"].get("body")
+        return body if isinstance(body, dict) else {}
 
     @property
     def model(self) -> str:
@@ -91,6 +92,8 @@ class LLMCall:
     @cached_property
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
+        if self.provider == "http":  # a plain HTTP request (a tool): no model, no model spend
+            return 0.0
         if self.status >= 400 or self.status == 0:  # refused or unanswered: not billed
             return 0.0 if self.price_model is not None else None
         table = self.prices or default_table()
@@ -132,6 +135,33 @@ class LLMCall:
         return f"<LLMCall {self.provider} {self.endpoint} model={self.model!r} {how}>"
 
 
+@dataclass(frozen=True, eq=False)
+class HttpCall:
+    """One plain HTTP request of the test (a tool, a search API, an image), live or replayed."""
+
+    interaction: dict[str, Any] = field(repr=False)
+    replayed: bool
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper case."""
+        return str(self.interaction["request"]["method"])
+
+    @property
+    def url(self) -> str:
+        """The URL, without credential parameters."""
+        return str(self.interaction["request"]["url"])
+
+    @property
+    def status(self) -> int:
+        """The status the server answered with."""
+        return int(self.interaction["response"]["status"])
+
+    def __repr__(self) -> str:
+        how = "replayed" if self.replayed else "recorded"
+        return f"<HttpCall {self.method} {self.url} {self.status} {how}>"
+
+
 class LLM:
     """The `llm` fixture: the test's calls, their sums, and its cassette."""
 
@@ -140,6 +170,7 @@ class LLM:
         cassette_path: Path,
         calls: list[LLMCall],
         baseline: list[LLMCall],
+        http: list[HttpCall] | None = None,
         *,
         sample: int = 0,
     ) -> None:
@@ -148,11 +179,17 @@ class LLM:
         self.sample = sample
         self._calls = calls
         self._baseline = baseline
+        self._http = http if http is not None else []
 
     @property
     def calls(self) -> list[LLMCall]:
         """The calls made so far, in order."""
         return list(self._calls)
+
+    @property
+    def http(self) -> list[HttpCall]:
+        """The test's plain HTTP requests (not model calls) so far, in order."""
+        return list(self._http)
 
     @property
     def baseline(self) -> list[LLMCall]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pytest_llm.providers import Endpoint
 
@@ -195,4 +197,39 @@ def make_key(endpoint: Endpoint, body: dict[str, Any], match_on: KeySpec | froze
         ensure_ascii=False,
         default=str,
     )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def canonical_url(url: str) -> str:
+    """scheme://host:port/path?query with the port explicit and the parameters sorted."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{scheme}://{host}:{port}{parts.path or '/'}" + (f"?{query}" if query else "")
+
+
+def http_body_digest(stored: dict[str, Any]) -> str:
+    """The canonical form of a stored plain-HTTP body: JSON canonicalised, else a hash."""
+    if "body" in stored:
+        return json.dumps(
+            _normalize(stored["body"]), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+    if "text" in stored:
+        return "sha256:" + hashlib.sha256(str(stored["text"]).encode()).hexdigest()
+    if "base64" in stored:
+        raw = base64.b64decode(str(stored["base64"]))
+        return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return ""
+
+
+def http_key(method: str, url: str, stored_body: dict[str, Any]) -> str:
+    """The key of a plain HTTP request: method, canonical URL and canonical body."""
+    canonical = f"{method.upper()} {canonical_url(url)}\n{http_body_digest(stored_body)}"
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]

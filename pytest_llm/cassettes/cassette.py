@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llm.cassettes import store
+from pytest_llm.cassettes.plain_http import is_plain, stored_key
 from pytest_llm.errors import CassetteError, display
 from pytest_llm.keys import KeySpec, make_key
 from pytest_llm.providers import recognize_path
@@ -21,6 +22,8 @@ def identity(interaction: dict[str, Any]) -> Identity:
 
 def interaction_key(interaction: dict[str, Any], match_on: KeySpec | frozenset[str]) -> str:
     """The key of a stored interaction under `match_on` (recomputed: match_on may differ)."""
+    if is_plain(interaction):  # plain HTTP keys do not depend on match_on
+        return stored_key(interaction)
     request = interaction["request"]
     endpoint = recognize_path(request["path"].split("?", 1)[0])
     if endpoint is None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llm.calls import LLMCall
+from pytest_llm.cassettes.plain_http import is_plain
 from pytest_llm.providers import recognize_path
 
 _MAX_EMBEDDING_INPUTS = 5
@@ -212,8 +213,35 @@ def _refusal(response: dict[str, Any]) -> str:
     return str(message.get("refusal") or "") if isinstance(message, dict) else ""
 
 
+def _plain_body(part: dict[str, Any]) -> str:
+    if "body" in part:
+        return _json(part["body"])
+    if "text" in part:
+        return str(part["text"])
+    if "base64" in part:
+        size = len(str(part["base64"])) * 3 // 4
+        return f"<binary, about {size:,} bytes, stored as base64>"
+    return ""
+
+
+def _plain(interaction: dict[str, Any]) -> View:
+    """A plain HTTP request (a tool, an image) and what came back."""
+    request, response = interaction["request"], interaction["response"]
+    asked = f"{request.get('method', '?')} {request.get('url', '')}"
+    body = _plain_body(request)
+    answer = f"{response.get('status')}\n{_plain_body(response)}".rstrip()
+    return View(
+        "http",
+        [Turn("request", f"{asked}\n{body}".rstrip())],
+        [],
+        [Turn("response", answer)],
+    )
+
+
 def view(interaction: dict[str, Any]) -> View:
     """The prompt, tools and answer of a stored interaction, as readable turns."""
+    if is_plain(interaction):
+        return _plain(interaction)
     call = LLMCall(interaction, replayed=True)
     endpoint = recognize_path(call.endpoint.split("?", 1)[0])
     operation = endpoint.operation if endpoint else ""

@@ -562,6 +562,8 @@ def _check_interaction(interaction: Any) -> str:
     request, response = interaction.get("request"), interaction.get("response")
     if not isinstance(request, dict):
         return f"request must be a mapping, found {_kind(request)}"
+    if interaction.get("provider") == "http":
+        return _check_plain(request, response)
     if not isinstance(request.get("path"), str):
         return f"request.path must be the URL path (text), found {_kind(request.get('path'))}"
     if not isinstance(request.get("body"), dict):
@@ -592,6 +594,25 @@ def _check_interaction(interaction: Any) -> str:
         value = interaction.get(field)
         if value is not None and not isinstance(value, str):
             return f"{field} must be text, found {value!r}"
+    return ""
+
+
+def _check_plain(request: dict[str, Any], response: Any) -> str:
+    """The same for a plain HTTP interaction (a tool, an image), whose bodies may be text."""
+    for field in ("method", "url"):
+        if not isinstance(request.get(field), str):
+            return f"request.{field} must be text, found {_kind(request.get(field))}"
+    if not isinstance(response, dict):
+        return f"response must be a mapping, found {_kind(response)}"
+    status = response.get("status")
+    if type(status) is not int:
+        return f"response.status must be the HTTP status (an integer), found {status!r}"
+    for part, parts in (("request", request), ("response", response)):
+        if not isinstance(parts.get("headers") or {}, dict):
+            return f"{part}.headers must be a mapping"
+        for field in ("text", "base64"):
+            if not isinstance(parts.get(field, ""), str):
+                return f"{part}.{field} must be text"
     return ""
 
 

@@ -18,7 +18,13 @@ import pytest
 
 from pytest_llm.plugin import options
 from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
-from pytest_llm.replay.settings import KEY_ENV, PLACEHOLDER_KEY, RecordMode, Settings
+from pytest_llm.replay.settings import (
+    KEY_ENV,
+    PASSTHROUGH_HOSTS,
+    PLACEHOLDER_KEY,
+    RecordMode,
+    Settings,
+)
 
 if TYPE_CHECKING:
     from pytest_llm.calls import LLM
@@ -106,6 +112,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("llm_scrub_headers", "more headers to remove from cassettes", type="linelist")
     parser.addini("llm_scrub_patterns", "regexes replaced in recorded bodies", type="linelist")
     parser.addini("llm_prices", "a TOML or YAML file of model prices merged over the packaged ones")
+    parser.addini(
+        "llm_record_http",
+        "record and replay plain HTTP requests too, not only model calls",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "llm_passthrough_hosts",
+        "hosts whose plain HTTP stays live and unrecorded (empty: record every host)",
+        type="linelist",
+        default=list(PASSTHROUGH_HOSTS),
+    )
     parser.addini(
         "llm_placeholder_keys",
         "set placeholder API keys in replay when none are set",
@@ -444,4 +462,7 @@ def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
     if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
         yield LLM(run.settings.cassette_path, [], [], sample=sample)
         return
-    yield LLM(run.settings.cassette_path, run.recorder.calls, run.recorder.baseline, sample=sample)
+    recorder = run.recorder
+    yield LLM(
+        run.settings.cassette_path, recorder.calls, recorder.baseline, recorder.http, sample=sample
+    )

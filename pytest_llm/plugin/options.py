@@ -58,6 +58,8 @@ class RunConfig:
     ignore: tuple[tuple[Step, ...], ...] = ()
     min_pass_rate: float | None = None  # --llm-min-pass-rate: overrides the markers' rates
     prices: PriceTable | None = field(default=None, repr=False)
+    record_http: bool = True
+    passthrough_hosts: frozenset[str] = frozenset()
 
 
 def resolve(config: pytest.Config) -> RunConfig:
@@ -80,6 +82,12 @@ def resolve(config: pytest.Config) -> RunConfig:
         min_pass_rate=_min_pass_rate(config),
         prices=_prices(config),
         ignore=_ini_ignore(config),
+        record_http=ini_bool(config, "llm_record_http"),
+        passthrough_hosts=frozenset(
+            str(host).strip().strip("[]").lower()
+            for host in config.getini("llm_passthrough_hosts")
+            if str(host).strip()
+        ),
     )
 
 
@@ -296,7 +304,15 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
     except ValueError as exc:
         raise usage_error(f"{where}: {exc}" if where not in str(exc) else str(exc)) from None
     return Settings(
-        path, mode, match_on, record_command(item), run.replay_timing, ignore, test=item.nodeid
+        path,
+        mode,
+        match_on,
+        record_command(item),
+        run.replay_timing,
+        ignore,
+        test=item.nodeid,
+        record_http=run.record_http,
+        passthrough_hosts=run.passthrough_hosts,
     )
 
 

@@ -6,10 +6,12 @@ import json
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from pytest_llm.cassettes.cassette import Cassette
+from pytest_llm.cassettes.plain_http import is_plain
 from pytest_llm.errors import display
-from pytest_llm.keys import KeySpec, canonical_request, key_fields
+from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.settings import RecordMode, Settings
 
@@ -70,7 +72,8 @@ def _nearest(
     candidates = [
         position
         for position, interaction in enumerate(cassette.interactions)
-        if recognize_path(str(interaction["request"]["path"]).split("?", 1)[0]) == endpoint
+        if not is_plain(interaction)
+        and recognize_path(str(interaction["request"]["path"]).split("?", 1)[0]) == endpoint
     ]
     if ordinal < len(candidates):
         position = candidates[ordinal]
@@ -165,4 +168,62 @@ def stale_message(calls: Iterable[LLMCall], record_command: str) -> str:
         if len(call.stale_diff) > _MAX_DIFFERENCES:
             lines.append(f"    ... and {len(call.stale_diff) - _MAX_DIFFERENCES} more")
     lines.append(f"  re-record it with: {rerecord_command(record_command)}")
+    return "\n".join(lines)
+
+
+def _plain_fields(method: str, url: str, stored: dict[str, Any]) -> dict[str, Any]:
+    parts = urlsplit(canonical_url(url))
+    fields: dict[str, Any] = {
+        "method": method.upper(),
+        "url": f"{parts.scheme}://{parts.netloc}{parts.path}",
+        "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
+    }
+    if "body" in stored:
+        fields["body"] = stored["body"]
+    elif stored:
+        fields["body"] = http_body_digest(stored)
+    return fields
+
+
+def plain_miss_message(
+    method: str,
+    url: str,
+    stored_body: dict[str, Any],
+    cassette: Cassette,
+    settings: Settings,
+    *,
+    times_recorded: int,
+) -> str:
+    """A plain HTTP request with no recording: what was asked, what is nearest, how to record."""
+    lines = [f"pytest-llm: no recording for this HTTP request in {display(cassette.path)}"]
+    lines.append(f"  request: {method.upper()} {url}")
+    if times_recorded:
+        lines.append(
+            f"  this exact request was recorded {times_recorded} time(s) and asked a "
+            f"{_ordinal(times_recorded + 1)} time"
+        )
+    elif not cassette.existed:
+        lines.append("  the cassette does not exist yet")
+    else:
+        asked = _plain_fields(method, url, stored_body)
+        best: tuple[int, list[str]] | None = None
+        for position, interaction in enumerate(cassette.interactions):
+            if not is_plain(interaction):
+                continue
+            request = interaction["request"]
+            recorded = _plain_fields(str(request["method"]), str(request["url"]), request)
+            diff = differences(recorded, asked)
+            if best is None or len(diff) < len(best[1]):
+                best = (position, diff)
+        if best is None:
+            lines.append("  the cassette has no plain HTTP request to compare with")
+        else:
+            lines.append(f"  nearest recorded request (interaction #{best[0]}) differs in:")
+            lines += [f"    {line}" for line in best[1]]
+    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
+    lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+    lines.append(
+        "  (or let this host through live: ini llm_passthrough_hosts; "
+        "llm_record_http = false records model calls only)"
+    )
     return "\n".join(lines)

@@ -7,15 +7,21 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llm.calls import LLMCall
+from pytest_llm.calls import HttpCall, LLMCall
 from pytest_llm.cassettes.cassette import Cassette, Identity, identity
 from pytest_llm.cassettes.interaction import Exchange, to_interaction
+from pytest_llm.cassettes.plain_http import (
+    PlainExchange,
+    is_plain,
+    plain_key,
+    to_plain_interaction,
+)
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
 from pytest_llm.keys import WHOLE, make_key
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
-from pytest_llm.replay.misses import miss_message, stale_diff
+from pytest_llm.replay.misses import miss_message, plain_miss_message, stale_diff
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.scrub import Scrubber
 
@@ -50,6 +56,7 @@ class Recorder:
         self.settings = settings
         self.scrubber = scrubber
         self.calls: list[LLMCall] = []
+        self.http: list[HttpCall] = []
         self.misses: list[str] = []
         self.used: set[Identity] = set()
         self.recorded = 0
@@ -68,7 +75,7 @@ class Recorder:
         previous = cassette.baseline if mode is RecordMode.REWRITE else []
         if mode is RecordMode.ALL:
             previous = list(cassette.interactions)
-        previous = [i for i in previous if self._mine(i)]
+        previous = [i for i in previous if self._mine(i) and not is_plain(i)]
         self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in previous]
         for index, call in enumerate(self.baseline):
             call.index = index
@@ -197,4 +204,55 @@ class Recorder:
             self.recorded += 1
             if cut:
                 self._cut.setdefault(exchange.key, []).append(interaction)
+        return interaction
+
+    def decide_plain(self, method: str, url: str, request_body: dict[str, Any]) -> Decision:
+        """Replay the next recording of a plain HTTP request, or say it must go live.
+
+        `url` and `request_body` are in stored form (scrubbed, encoded), like the key.
+        Raises ReplayMiss when the request may not go live.
+        """
+        key = plain_key(method, url, request_body)
+        with self._lock:
+            asked = self._asked[key]
+            self._asked[key] += 1
+            if self.live:
+                return Decision(key, None)
+            positions = self.cassette.index(self.settings.match_on).get(key, [])
+            if self.sample is not None:
+                stored = self.cassette.interactions
+                positions = [p for p in positions if self._mine(stored[p])]
+            if asked < len(positions):
+                interaction = self.cassette.interactions[positions[asked]]
+                self.used.add(identity(interaction))
+                self.http.append(HttpCall(interaction, replayed=True))
+                return Decision(key, interaction)
+            if self.settings.mode is RecordMode.NEW_EPISODES:
+                return Decision(key, None)
+            message = plain_miss_message(
+                method,
+                url,
+                request_body,
+                self.cassette,
+                self.settings,
+                times_recorded=len(positions),
+            )
+            self.misses.append(message)
+        raise ReplayMiss(message)
+
+    def record_plain(self, exchange: PlainExchange) -> dict[str, Any]:
+        """Store a live plain HTTP answer in the cassette and the test's list."""
+        interaction = to_plain_interaction(exchange, self.settings.test)
+        if self.sample is not None:
+            interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
+        key = str(interaction["key"])
+        with self._lock:
+            if self.settings.mode is RecordMode.ALL and key not in self._replaced:
+                self._replaced.add(key)
+                self.cassette.drop_key(key, self.settings.match_on, sample=self.sample)
+            self.cassette.append(interaction)
+            self.stored.append(interaction)
+            self.used.add(identity(interaction))
+            self.http.append(HttpCall(interaction, replayed=False))
+            self.recorded += 1
         return interaction

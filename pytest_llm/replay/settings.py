@@ -15,6 +15,8 @@ REPORT_FORMATS = (".json", ".md", ".html")
 # to a provider (see transport.PendingCall.check_can_send).
 PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
 KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# A test's own local servers stay live unless the ini says otherwise (llm_passthrough_hosts).
+PASSTHROUGH_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class RecordMode(enum.Enum):
@@ -60,3 +62,11 @@ class Settings:
     def key(self) -> KeySpec:
         """How this test's calls are keyed (match_on and ignore)."""
         return KeySpec(self.match_on, self.ignore)
+
+    # Plain HTTP (not model calls): recorded too, except to these hosts.
+    record_http: bool = True
+    passthrough_hosts: frozenset[str] = frozenset(PASSTHROUGH_HOSTS)
+
+    def records_host(self, host: str) -> bool:
+        """Whether plain HTTP to `host` is recorded and replayed (not let through live)."""
+        return self.record_http and host.strip("[]").lower() not in self.passthrough_hosts

@@ -1,4 +1,4 @@
-"""The one place that touches httpx: LLM calls of httpx and httpx2 clients, recorded or replayed.
+"""The one place that touches httpx: calls of httpx and httpx2 clients, recorded or replayed.
 
 Current SDKs send through `httpx2`, older ones through `httpx`; both have the same
 transport interface, so one set of classes is built per module. We hook
@@ -28,7 +28,9 @@ from pytest_llm.cassettes.interaction import (
 from pytest_llm.errors import RecordingRefused
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
+from pytest_llm.replay import aiohttp_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
+from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
 from pytest_llm.replay.recorder import Decision, Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, ReplayTiming
@@ -185,6 +187,11 @@ class Interceptor:
                 (module.AsyncClient, kit.AsyncTransport),
             ):
                 self._hook(client, transport)
+        # Plain HTTP of the other client libraries an application may use for its tools.
+        for hook in (requests_hook, aiohttp_hook):
+            restore = hook.install(lambda: self.recorder)
+            if restore is not None:
+                self._restore.append(restore)
 
     def _hook(self, client: type, transport: type) -> None:
         original = client.__dict__["_transport_for_url"]
@@ -192,7 +199,10 @@ class Interceptor:
 
         def _transport_for_url(self: Any, url: Any) -> Any:
             inner = original(self, url)
-            if interceptor.recorder is None or recognize_path(url.path) is None:
+            recorder = interceptor.recorder
+            if recorder is None:
+                return inner
+            if recognize_path(url.path) is None and not recorder.settings.records_host(url.host):
                 return inner
             return transport(inner, interceptor)
 
@@ -338,6 +348,83 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
                 yield chunk
             raise httpx.RemoteProtocolError(_CUT_MESSAGE)
 
+    class PlainTee(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
+        """Hands a plain answer's chunks on as they arrive, and records the whole at the end."""
+
+        def __init__(self, live: Any, call: PlainCall) -> None:
+            self.live, self.call = live, call
+            self.chunks = live.iter_bytes()
+            self.kept: list[bytes] = []
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.chunks:
+                self.kept.append(chunk)
+                yield chunk
+            self.finish()
+
+        def finish(self) -> None:
+            headers = list(self.live.headers.multi_items())
+            self.call.record(self.live.status_code, headers, b"".join(self.kept))
+
+        def close(self) -> None:
+            try:
+                if not self.call.done:  # read early or not at all: the rest is still recorded
+                    self.kept += list(self.chunks)
+                    self.finish()
+            except httpx.HTTPError:
+                pass  # no complete answer: record nothing
+            finally:
+                self.live.close()
+
+    class AsyncPlainTee(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, live: Any, call: PlainCall) -> None:
+            self.live, self.call = live, call
+            self.chunks = live.aiter_bytes()
+            self.kept: list[bytes] = []
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self.chunks:
+                self.kept.append(chunk)
+                yield chunk
+            self.finish()
+
+        def finish(self) -> None:
+            headers = list(self.live.headers.multi_items())
+            self.call.record(self.live.status_code, headers, b"".join(self.kept))
+
+        async def aclose(self) -> None:
+            try:
+                if not self.call.done:
+                    self.kept += [chunk async for chunk in self.chunks]
+                    self.finish()
+            except httpx.HTTPError:
+                pass
+            finally:
+                await self.live.aclose()
+
+    def plain_call(request: Any, content: bytes) -> PlainCall | None:
+        return prepare_plain(
+            interceptor.recorder,
+            request.method,
+            str(request.url),
+            request.headers.multi_items(),
+            content,
+            httpx.__name__,
+        )
+
+    def plain_replay(request: Any, interaction: dict[str, Any]) -> Any:
+        status, headers, body = replay_parts(interaction)
+        return httpx.Response(status, headers=headers, content=body, request=request)
+
+    def plain_live(request: Any, live: Any, call: PlainCall, tee: type) -> Any:
+        return httpx.Response(
+            live.status_code,
+            headers=_live_headers(live.headers),
+            stream=tee(live, call),
+            request=request,
+            extensions=live.extensions,
+        )
+
     def injected(request: Any, call: PendingCall) -> Any:
         """The answer of a fault served at the transport (or the exception it raises)."""
         fault = str(call.fault)
@@ -415,7 +502,12 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             request, content = with_model(request, request_content(request))
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
-                return self.inner.handle_request(request)
+                plain = plain_call(request, content)
+                if plain is None:
+                    return self.inner.handle_request(request)
+                if plain.interaction is not None:
+                    return plain_replay(request, plain.interaction)
+                return plain_live(request, self.inner.handle_request(request), plain, PlainTee)
             if call.fault is not None and call.fault != "stream_cut":
                 return injected(request, call)
             if call.fault == "stream_cut":
@@ -467,7 +559,13 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             request, content = with_model(request, content)
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
-                return await self.inner.handle_async_request(request)
+                plain = plain_call(request, content)
+                if plain is None:
+                    return await self.inner.handle_async_request(request)
+                if plain.interaction is not None:
+                    return plain_replay(request, plain.interaction)
+                live = await self.inner.handle_async_request(request)
+                return plain_live(request, live, plain, AsyncPlainTee)
             if call.fault is not None and call.fault != "stream_cut":
                 return injected(request, call)
             if call.fault == "stream_cut":

@@ -1,0 +1,140 @@
+"""Plain HTTP requests of a test (tools, search, images): the client-neutral part of their hooks.
+
+Each client library's hook (httpx, requests, aiohttp) turns its request into method, URL,
+headers and bytes, asks `prepare_plain`, and then either replays `replay_parts` or sends the
+request live and hands the answer's bytes to `PlainCall.record` as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pytest_llm.cassettes.plain_http import PlainExchange, decode_body, encode_body
+from pytest_llm.providers import recognize
+from pytest_llm.replay.recorder import Decision, Recorder
+
+# A replayed answer's body is complete and decoded: these would describe other bytes.
+_FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})
+
+
+class PlainCall:
+    """A plain HTTP request between its decision (replay or live) and its stored answer."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        decision: Decision,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: dict[str, Any],
+        secrets: list[str],
+        client: str,
+    ) -> None:
+        self.recorder = recorder
+        self.decision = decision
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.secrets = secrets
+        self.client = client
+        self.start = time.perf_counter()
+        self.done = False
+
+    @property
+    def interaction(self) -> dict[str, Any] | None:
+        """The recording to replay, or None when the request goes live."""
+        return self.decision.interaction
+
+    def record(self, status: int, headers: Iterable[tuple[str, str]], content: bytes) -> None:
+        """Store the live answer once (scrubbed), when its last byte has arrived."""
+        if self.done:
+            return
+        self.done = True
+        headers = list(headers)
+        kept = self.recorder.scrubber.headers(headers, self.secrets)
+        content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+        stored = _scrubbed(self.recorder, encode_body(content, content_type), self.secrets)
+        exchange = PlainExchange(
+            method=self.method,
+            url=self.url,
+            request_headers=self.headers,
+            request_body=self.body,
+            status=status,
+            response_headers=kept,
+            response_body=stored,
+            latency_s=time.perf_counter() - self.start,
+            client=self.client,
+        )
+        self.recorder.record_plain(exchange)
+
+
+def _scrubbed(recorder: Recorder, stored: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    scrubber = recorder.scrubber
+    if "body" in stored:
+        return {"body": scrubber.body(stored["body"], secrets)}
+    if "text" in stored:
+        return {"text": scrubber.text(stored["text"], secrets)}
+    return stored  # binary: nothing a pattern could match
+
+
+def _is_llm_call(method: str, path: str, content: bytes) -> bool:
+    if method.upper() != "POST" or not content.lstrip().startswith(b"{"):
+        return False
+    try:
+        return recognize(method, path, json.loads(content)) is not None
+    except ValueError:
+        return False
+
+
+def prepare_plain(
+    recorder: Recorder | None,
+    method: str,
+    url: str,
+    headers: Iterable[tuple[str, str]],
+    content: bytes,
+    client: str,
+) -> PlainCall | None:
+    """The plain call of a request, or None to let it through live; raises ReplayMiss."""
+    if recorder is None or not recorder.settings.record_http:
+        return None
+    parts = urlsplit(url)
+    # LLM endpoints are recorded whatever the host (a local llama.cpp server is still a model).
+    if not recorder.settings.records_host(parts.hostname or "") and not _is_llm_call(
+        method, parts.path, content
+    ):
+        return None
+    headers = list(headers)
+    scrubber = recorder.scrubber
+    secrets = scrubber.secrets_in(headers, parts.query)
+    host = parts.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    clean_url = urlunsplit(
+        (parts.scheme, netloc, parts.path, scrubber.query(parts.query), "")
+    )  # user:password@ and credential parameters never reach the file
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    body = _scrubbed(recorder, encode_body(content, content_type), secrets)
+    decision = recorder.decide_plain(method.upper(), clean_url, body)
+    kept = scrubber.headers(headers, secrets)
+    return PlainCall(recorder, decision, method.upper(), clean_url, kept, body, secrets, client)
+
+
+def replay_parts(interaction: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body bytes of a recorded plain answer."""
+    response = interaction["response"]
+    headers = [
+        (str(k), str(v))
+        for k, v in (response.get("headers") or {}).items()
+        if str(k).lower() not in _FRAMING
+    ]
+    content = decode_body(response)
+    names = {k.lower() for k, _ in headers}
+    if "body" in response and "content-type" not in names:
+        headers.append(("content-type", "application/json"))
+    headers.append(("content-length", str(len(content))))
+    return int(response["status"]), headers, content
