@@ -347,19 +347,46 @@ def test_retries_of_one_request_stay_in_order_with_distinct_times(tmp_path: Path
     assert times == sorted(set(times))
 
 
-def test_non_llm_interactions_are_skipped_and_counted(tmp_path: Path) -> None:
+def test_non_llm_interactions_are_kept_as_plain_http(tmp_path: Path) -> None:
     other = {
-        "request": {"body": None, "headers": {}, "method": "GET", "uri": "https://example.com/x"},
-        "response": {"body": {"string": "ok"}, "headers": {}, "status": {"code": 200}},
+        "request": {
+            "body": None,
+            "headers": {"Authorization": ["Bearer tool-secret-value-123"]},
+            "method": "GET",
+            "uri": "https://example.com/x?api_key=zzz-secret&q=1",
+        },
+        "response": {
+            "body": {"string": "ok"},
+            "headers": {"Content-Type": ["text/plain"]},
+            "status": {"code": 200},
+        },
+    }
+    image = {
+        "request": {
+            "body": None,
+            "headers": {},
+            "method": "GET",
+            "uri": "https://cdn.example/a.png",
+        },
+        "response": {
+            "body": {"string": b"\x89PNG\r\n\x1a\n\xff\xfe"},
+            "headers": {"Content-Type": ["image/png"]},
+            "status": {"code": 200},
+        },
     }
     posted = _chat(json.dumps(CHAT_ANSWER), uri="https://telemetry.example.com/v1/traces")
-    result = import_file(_write(tmp_path, _vcr(other, _chat(json.dumps(CHAT_ANSWER)), posted)))
-    assert len(result.interactions) == 1
-    assert result.skipped == [
-        "interaction #0: GET https://example.com/x is not an OpenAI or Anthropic model call",
-        "interaction #2: POST https://telemetry.example.com/v1/traces is not an OpenAI or "
-        "Anthropic model call",
-    ]
+    result = import_file(
+        _write(tmp_path, _vcr(other, _chat(json.dumps(CHAT_ANSWER)), posted, image))
+    )
+    assert result.skipped == []
+    providers = [i["provider"] for i in result.interactions]
+    assert providers == ["http", "openai", "http", "http"]
+    plain, _, telemetry, picture = result.interactions
+    assert plain["url"] == "https://example.com/x?q=1"
+    assert plain["response"]["text"] == "ok"
+    assert "tool-secret-value-123" not in json.dumps(plain)
+    assert telemetry["request"]["body"]["model"] == "gpt-4o-mini"
+    assert picture["response"]["base64"] == "iVBORw0KGgr//g=="
 
 
 def test_credentials_are_scrubbed_from_headers_query_and_bodies(tmp_path: Path) -> None:

@@ -19,11 +19,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from pytest_llm.cassettes.interaction import Exchange, sdk_version, to_interaction
+from pytest_llm.cassettes.plain_http import PlainExchange, encode_body, to_plain_interaction
 from pytest_llm.errors import display
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.providers import recognize
@@ -261,7 +262,7 @@ def _convert_one(record: Any, scrubber: Scrubber) -> tuple[dict[str, Any], datet
     body = _request_body(request, request_headers)
     endpoint = recognize(method, url.path, body)
     if endpoint is None or not isinstance(body, dict):
-        return f"{method or '?'} {uri} is not an OpenAI or Anthropic model call"
+        return _convert_plain(method or "GET", uri, request, response, scrubber)
 
     response_headers = _header_pairs(response.get("headers"))
     status = _status(response)
@@ -293,6 +294,56 @@ def _convert_one(record: Any, scrubber: Scrubber) -> tuple[dict[str, Any], datet
         **answer,
     )
     return to_interaction(exchange), _recorded_at(response_headers)
+
+
+def _raw_bytes(value: Any) -> bytes:
+    """A vcrpy body as bytes (gzip undone: bodies are stored decoded)."""
+    if isinstance(value, dict) and set(value) <= {"string"}:
+        value = value.get("string")
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bytes):
+        if value.startswith(_GZIP_MAGIC):
+            with contextlib.suppress(OSError, EOFError):
+                return gzip.decompress(value)
+        return value
+    return json.dumps(value).encode()  # a serializer that stored JSON decoded
+
+
+def _convert_plain(
+    method: str, uri: str, request: dict[str, Any], response: dict[str, Any], scrubber: Scrubber
+) -> tuple[dict[str, Any], datetime | None]:
+    """A request that is not a model call (a tool, an image) as a plain HTTP interaction."""
+    url = urlsplit(uri)
+    request_headers = _header_pairs(request.get("headers"))
+    response_headers = _header_pairs(response.get("headers"))
+    secrets = scrubber.secrets_in(request_headers, url.query)
+
+    def stored(raw: bytes, headers: list[tuple[str, str]]) -> dict[str, Any]:
+        part = encode_body(raw, _header(headers, "content-type"))
+        if "body" in part:
+            return {"body": scrubber.body(part["body"], secrets)}
+        if "text" in part:
+            return {"text": scrubber.text(part["text"], secrets)}
+        return part
+
+    body = request.get("body")
+    answer = response.get("body", response.get("content"))
+    clean = urlunsplit((url.scheme, url.netloc.rpartition("@")[2], url.path, "", ""))
+    query = scrubber.query(url.query)
+    exchange = PlainExchange(
+        method=method,
+        url=clean + (f"?{query}" if query else ""),
+        request_headers=scrubber.headers(request_headers, secrets),
+        request_body=stored(_raw_bytes(body), request_headers),
+        status=_status(response),
+        response_headers=scrubber.headers(response_headers, secrets),
+        response_body=stored(_raw_bytes(answer), response_headers),
+        client="vcrpy",
+    )
+    return to_plain_interaction(exchange), _recorded_at(response_headers)
 
 
 def _header_pairs(headers: Any) -> list[tuple[str, str]]:
