@@ -194,6 +194,8 @@ def test_block_network_refuses_every_non_loopback_connection(
 ) -> None:
     host, port, arrived = listener
     pytester.makepyfile(test_net=SUITE)
+    # This is about the network guard: plain HTTP stays live, as before it was recorded.
+    pytester.makeini("[pytest]\nllm_record_http = false\n")
     audit = pytester.path / "audit.log"
     monkeypatch.setenv("LLM_AUDIT_LOG", str(audit))
     monkeypatch.setenv("LISTENER_HOST", host)
