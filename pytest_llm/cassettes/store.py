@@ -562,14 +562,10 @@ def _check_interaction(interaction: Any) -> str:
     request, response = interaction.get("request"), interaction.get("response")
     if not isinstance(request, dict):
         return f"request must be a mapping, found {_kind(request)}"
-    if interaction.get("provider") == "http":
-        return _check_plain(request, response)
-    if not isinstance(request.get("path"), str):
-        return f"request.path must be the URL path (text), found {_kind(request.get('path'))}"
-    if not isinstance(request.get("body"), dict):
-        return "request.body must be the decoded JSON request (a mapping)"
-    if not isinstance(request.get("query", ""), str):
-        return "request.query must be text"
+    plain = interaction.get("provider") == "http"  # a tool or an image: bodies may be text
+    problem = _check_plain_request(request) if plain else _check_llm_request(request)
+    if problem:
+        return problem
     if not isinstance(response, dict):
         return f"response must be a mapping, found {_kind(response)}"
     status = response.get("status")
@@ -578,7 +574,10 @@ def _check_interaction(interaction: Any) -> str:
     for part, parts in (("request", request), ("response", response)):
         if not isinstance(parts.get("headers") or {}, dict):
             return f"{part}.headers must be a mapping"
-    if "events" in response:
+        for field in ("text", "base64") if plain else ():
+            if not isinstance(parts.get(field, ""), str):
+                return f"{part}.{field} must be text"
+    if "events" in response and not plain:
         events = response["events"]
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             return "response.events must be a list of mappings (one per stream event)"
@@ -597,22 +596,20 @@ def _check_interaction(interaction: Any) -> str:
     return ""
 
 
-def _check_plain(request: dict[str, Any], response: Any) -> str:
-    """The same for a plain HTTP interaction (a tool, an image), whose bodies may be text."""
+def _check_llm_request(request: dict[str, Any]) -> str:
+    if not isinstance(request.get("path"), str):
+        return f"request.path must be the URL path (text), found {_kind(request.get('path'))}"
+    if not isinstance(request.get("body"), dict):
+        return "request.body must be the decoded JSON request (a mapping)"
+    if not isinstance(request.get("query", ""), str):
+        return "request.query must be text"
+    return ""
+
+
+def _check_plain_request(request: dict[str, Any]) -> str:
     for field in ("method", "url"):
         if not isinstance(request.get(field), str):
             return f"request.{field} must be text, found {_kind(request.get(field))}"
-    if not isinstance(response, dict):
-        return f"response must be a mapping, found {_kind(response)}"
-    status = response.get("status")
-    if type(status) is not int:
-        return f"response.status must be the HTTP status (an integer), found {status!r}"
-    for part, parts in (("request", request), ("response", response)):
-        if not isinstance(parts.get("headers") or {}, dict):
-            return f"{part}.headers must be a mapping"
-        for field in ("text", "base64"):
-            if not isinstance(parts.get(field, ""), str):
-                return f"{part}.{field} must be text"
     return ""
 
 

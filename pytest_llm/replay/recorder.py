@@ -18,7 +18,7 @@ from pytest_llm.cassettes.plain_http import (
 )
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
-from pytest_llm.keys import WHOLE, make_key
+from pytest_llm.keys import WHOLE, KeySpec, make_key
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.misses import miss_message, plain_miss_message, stale_diff
@@ -81,6 +81,23 @@ class Recorder:
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
 
+    def _positions(self, key: str, spec: KeySpec) -> list[int]:
+        """Where the recordings of `key` sit in the cassette (this sample's only), in order."""
+        positions = self.cassette.index(spec).get(key, [])
+        if self.sample is not None:
+            stored = self.cassette.interactions
+            positions = [p for p in positions if self._mine(stored[p])]
+        return positions
+
+    def _store(self, interaction: dict[str, Any], key: str, spec: KeySpec) -> None:
+        """Add a new recording (under the lock); mode `all` first drops the key's old ones."""
+        if self.settings.mode is RecordMode.ALL and key not in self._replaced:
+            self._replaced.add(key)
+            self.cassette.drop_key(key, spec, sample=self.sample)
+        self.cassette.append(interaction)
+        self.stored.append(interaction)
+        self.used.add(identity(interaction))
+
     def _mine(self, interaction: dict[str, Any]) -> bool:
         """Whether a stored interaction belongs to this recorder's sample (all do without one)."""
         return self.sample is None or interaction.get("sample", 0) == self.sample
@@ -132,10 +149,7 @@ class Recorder:
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
-            positions = self.cassette.index(spec).get(key, [])
-            if self.sample is not None:
-                stored = self.cassette.interactions
-                positions = [p for p in positions if self._mine(stored[p])]
+            positions = self._positions(key, spec)
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
@@ -192,12 +206,7 @@ class Recorder:
         if spec != WHOLE:
             interaction["key"] = make_key(exchange.endpoint, exchange.request_body, WHOLE)
         with self._lock:
-            if self.settings.mode is RecordMode.ALL and exchange.key not in self._replaced:
-                self._replaced.add(exchange.key)
-                self.cassette.drop_key(exchange.key, spec, sample=self.sample)
-            self.cassette.append(interaction)
-            self.stored.append(interaction)
-            self.used.add(identity(interaction))
+            self._store(interaction, exchange.key, spec)
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
             self._add(call)
@@ -218,10 +227,7 @@ class Recorder:
             self._asked[key] += 1
             if self.live:
                 return Decision(key, None)
-            positions = self.cassette.index(self.settings.match_on).get(key, [])
-            if self.sample is not None:
-                stored = self.cassette.interactions
-                positions = [p for p in positions if self._mine(stored[p])]
+            positions = self._positions(key, self.settings.key)
             if asked < len(positions):
                 interaction = self.cassette.interactions[positions[asked]]
                 self.used.add(identity(interaction))
@@ -247,12 +253,7 @@ class Recorder:
             interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
         key = str(interaction["key"])
         with self._lock:
-            if self.settings.mode is RecordMode.ALL and key not in self._replaced:
-                self._replaced.add(key)
-                self.cassette.drop_key(key, self.settings.match_on, sample=self.sample)
-            self.cassette.append(interaction)
-            self.stored.append(interaction)
-            self.used.add(identity(interaction))
+            self._store(interaction, key, self.settings.key)
             self.http.append(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
