@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -54,6 +56,19 @@ _MIN_SECRET_LENGTH = 8
 SCRUBBED = "<scrubbed>"
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What a pytest-recording suite's vcr_config filters out of requests before storing them.
+
+    Each maps a name (lower case for headers) to the value stored instead, or to None to
+    leave it out: `filter_headers`, `filter_query_parameters`, `filter_post_data_parameters`.
+    """
+
+    headers: Mapping[str, str | None] = field(default_factory=dict)
+    query: Mapping[str, str | None] = field(default_factory=dict)
+    post_data: Mapping[str, str | None] = field(default_factory=dict)
+
+
 class Scrubber:
     """Removes the default secrets plus the user's `llm_scrub_headers` and `llm_scrub_patterns`."""
 
@@ -61,6 +76,15 @@ class Scrubber:
         self.secret_headers = SECRET_HEADERS | {h.strip().lower() for h in headers if h.strip()}
         self.patterns = [re.compile(p) for p in patterns if p]
         self._known: list[str] = []
+        self.filters = Filters()
+
+    def with_filters(self, filters: Filters) -> Scrubber:
+        """This scrubber (sharing the secrets it has seen) with a test's vcr_config filters."""
+        derived = copy.copy(self)  # the list of known secrets stays shared
+        derived.filters = Filters(
+            {k.lower(): v for k, v in filters.headers.items()}, filters.query, filters.post_data
+        )
+        return derived
 
     def remember(self, values: Iterable[str]) -> None:
         """Credentials to remove from every later recording too (keys from the environment)."""
@@ -95,6 +119,11 @@ class Scrubber:
                 continue
             if lower.startswith(_NOISE_PREFIXES):
                 continue
+            if lower in self.filters.headers:
+                replacement = self.filters.headers[lower]
+                if replacement is None:
+                    continue
+                value = replacement
             kept[lower] = self.text(value, secrets)
         return kept
 
@@ -103,7 +132,11 @@ class Scrubber:
         if not query:
             return ""
         pairs = parse_qsl(query, keep_blank_values=True)
-        return urlencode([(k, v) for k, v in pairs if k.lower() not in SECRET_QUERY])
+        return urlencode(
+            _filtered(
+                [(k, v) for k, v in pairs if k.lower() not in SECRET_QUERY], self.filters.query
+            )
+        )
 
     def text(self, value: str, secrets: list[str]) -> str:
         """A string with secrets and user patterns replaced."""
@@ -125,6 +158,34 @@ class Scrubber:
         if isinstance(value, list):
             return [self.body(v, secrets) for v in value]
         return value
+
+    def request(self, value: Any, secrets: list[str]) -> Any:
+        """A decoded request body scrubbed, with vcr_config's post-data filters applied."""
+        value = self.body(value, secrets)
+        wanted = self.filters.post_data
+        if not wanted or not isinstance(value, dict):
+            return value
+        return dict(_filtered(list(value.items()), wanted))
+
+    def form(self, text: str, secrets: list[str]) -> str:
+        """A urlencoded request body scrubbed, with vcr_config's post-data filters applied."""
+        text = self.text(text, secrets)
+        if not self.filters.post_data or "=" not in text:
+            return text
+        pairs = parse_qsl(text, keep_blank_values=True)
+        return urlencode(_filtered(pairs, self.filters.post_data))
+
+
+def _filtered(pairs: list[tuple[str, Any]], wanted: Mapping[str, str | None]) -> list[Any]:
+    """`pairs` with the named ones left out (None) or given their stored value."""
+    kept: list[tuple[str, Any]] = []
+    for name, value in pairs:
+        if name in wanted:
+            if wanted[name] is None:
+                continue
+            value = wanted[name]
+        kept.append((name, value))
+    return kept
 
 
 class QueryLogFilter(logging.Filter):

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.plain_http import is_plain, stored_key
+from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_interaction
 from pytest_llm.errors import CassetteError, display
 from pytest_llm.keys import KeySpec, make_key
 from pytest_llm.providers import recognize_path
 
 Identity = tuple[str, str]
+Spec = KeySpec | VcrSpec | frozenset[str]
+# Reads a cassette file: its interactions, or None when it does not exist.
+Reader = Callable[[Path], list[dict[str, Any]] | None]
 
 
 def identity(interaction: dict[str, Any]) -> Identity:
@@ -20,8 +25,10 @@ def identity(interaction: dict[str, Any]) -> Identity:
     return str(interaction.get("key", "")), str(interaction.get("recorded_at", ""))
 
 
-def interaction_key(interaction: dict[str, Any], match_on: KeySpec | frozenset[str]) -> str:
+def interaction_key(interaction: dict[str, Any], match_on: Spec) -> str:
     """The key of a stored interaction under `match_on` (recomputed: match_on may differ)."""
+    if isinstance(match_on, VcrSpec):
+        return vcr_key(view_of_interaction(interaction), match_on)
     if is_plain(interaction):  # plain HTTP keys do not depend on match_on
         return stored_key(interaction)
     request = interaction["request"]
@@ -34,8 +41,16 @@ def interaction_key(interaction: dict[str, Any], match_on: KeySpec | frozenset[s
 class Cassette:
     """The interactions of one file, indexed by key, saved atomically with other writers merged."""
 
-    def __init__(self, path: Path, interactions: list[dict[str, Any]] | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        interactions: list[dict[str, Any]] | None,
+        reader: Reader = store.read,
+    ) -> None:
         self.path = path
+        # How the file is read again before a merge: a vcrpy cassette read in place is
+        # converted on every read, and written back in pytest-llm's format.
+        self._reader = reader
         self.existed = interactions is not None
         self.interactions: list[dict[str, Any]] = list(interactions or [])
         self.baseline: list[dict[str, Any]] = []
@@ -45,13 +60,15 @@ class Cassette:
         self.version = 0
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
-        self._indexes: dict[KeySpec | frozenset[str], dict[str, list[int]]] = {}
+        self._indexes: dict[Spec, dict[str, list[int]]] = {}
         # The file as this object last read or wrote it: while it is unchanged, a save
         # appends the new recordings instead of reading and writing it all again.
         self._on_disk: store.Signature | None = None
 
     @classmethod
-    def load(cls, path: Path, *, run_started: float | None = None) -> Cassette:
+    def load(
+        cls, path: Path, *, run_started: float | None = None, reader: Reader = store.read
+    ) -> Cassette:
         """The cassette at `path` (empty when the file does not exist yet).
 
         `run_started` (a time.time() of the run's start, taken once for all pytest-xdist
@@ -59,8 +76,8 @@ class Cassette:
         record mode `once` then goes on recording into it from every worker.
         """
         seen = store.signature(path)  # before reading: a change after it is then noticed
-        interactions = store.read(path)
-        cassette = cls(path, interactions)
+        interactions = reader(path)
+        cassette = cls(path, interactions, reader)
         cassette._on_disk = seen if interactions is not None else None
         if interactions is not None and run_started is not None:
             cassette.existed = not _created_since(path, interactions, run_started)
@@ -75,7 +92,7 @@ class Cassette:
         """
         return bool(self._added)
 
-    def index(self, match_on: KeySpec | frozenset[str]) -> dict[str, list[int]]:
+    def index(self, match_on: Spec) -> dict[str, list[int]]:
         """Positions of the interactions of each key, in recorded order."""
         index = self._indexes.get(match_on)
         if index is None:
@@ -109,9 +126,7 @@ class Cassette:
         self.interactions = [i for i in self.interactions if not replaced(i)]
         self._indexes.clear()
 
-    def drop_key(
-        self, key: str, match_on: KeySpec | frozenset[str], *, sample: int | None = None
-    ) -> None:
+    def drop_key(self, key: str, match_on: Spec, *, sample: int | None = None) -> None:
         """Forget the recordings of `key` (record mode `all` replaces them), of one sample only
         when `sample` is given."""
         self.version += 1
@@ -188,7 +203,7 @@ class Cassette:
 
     def _merge(self, *, keep_replaced: bool) -> None:
         """Write what the file holds now, less what was replaced, plus the new recordings."""
-        on_disk = store.read(self.path) or []
+        on_disk = self._reader(self.path) or []
         disk_ids = {identity(i) for i in on_disk}
         merged = [i for i in on_disk if identity(i) not in self._dropped]
         merged += [

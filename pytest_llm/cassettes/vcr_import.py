@@ -100,8 +100,15 @@ def output_name(source: Path) -> str:
     return stem + ".yaml"
 
 
-def import_file(path: Path, scrubber: Scrubber | None = None) -> ImportResult:
-    """Read a vcrpy / pytest-recording cassette and convert its OpenAI and Anthropic calls."""
+def import_file(
+    path: Path, scrubber: Scrubber | None = None, *, undated: datetime | None = None
+) -> ImportResult:
+    """Read a vcrpy / pytest-recording cassette and convert its OpenAI and Anthropic calls.
+
+    `undated` is the recording time of interactions whose answer has no Date header
+    (default: now); reading a file in place passes its modification time, so that every
+    read gives each interaction the same identity.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -118,7 +125,7 @@ def import_file(path: Path, scrubber: Scrubber | None = None) -> ImportResult:
         raise VcrImportError(
             path, "not UTF-8 text, so not a vcrpy cassette", line=line, fix=_FIX_FORMAT
         ) from None
-    return convert(_parse(text, path), path, scrubber or Scrubber(), text=text)
+    return convert(_parse(text, path), path, scrubber or Scrubber(), text=text, undated=undated)
 
 
 _FIX_FORMAT = (
@@ -154,7 +161,7 @@ def _records(document: Any, path: Path) -> list[Any]:
             if interactions and all(_is_pytest_llm(i) for i in interactions):
                 raise VcrImportError(
                     path,
-                    "this is already a pytest-llm cassette",
+                    ALREADY_PYTEST_LLM,
                     fix="use it as it is, e.g. pytest-llm show " + display(path),
                 )
             return interactions
@@ -185,6 +192,9 @@ def _describe(document: Any) -> str:
     return f"a {type(document).__name__}"
 
 
+ALREADY_PYTEST_LLM = "this is already a pytest-llm cassette"
+
+
 def _is_pytest_llm(interaction: Any) -> bool:
     return (
         isinstance(interaction, dict)
@@ -195,7 +205,12 @@ def _is_pytest_llm(interaction: Any) -> bool:
 
 
 def convert(
-    document: Any, path: Path, scrubber: Scrubber | None = None, *, text: str | None = None
+    document: Any,
+    path: Path,
+    scrubber: Scrubber | None = None,
+    *,
+    text: str | None = None,
+    undated: datetime | None = None,
 ) -> ImportResult:
     """Convert a loaded vcrpy document; `path` names the source in errors and skips."""
     scrubber = scrubber or Scrubber()
@@ -216,7 +231,7 @@ def convert(
             continue
         interaction, when = converted
         # Unique, ordered recording times: retries recorded in the same second stay distinct.
-        when = when or previous or datetime.now(UTC)
+        when = when or previous or undated or datetime.now(UTC)
         if previous is not None and when <= previous:
             when = previous + timedelta(microseconds=1)
         previous = when

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llm.plugin import options
+from pytest_llm.plugin import options, vcr_compat
 from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
 from pytest_llm.replay.settings import (
     KEY_ENV,
@@ -33,7 +33,14 @@ if TYPE_CHECKING:
     from pytest_llm.replay.faults import FaultRule
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    if not vcr_compat.recording_expected(pluginmanager):
+        pluginmanager.add_hookspecs(vcr_compat.RecordingHookSpecs)
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    if not vcr_compat.recording_expected(pluginmanager):
+        vcr_compat.add_options(parser)
     group = parser.getgroup("llm", "pytest-llm: record and replay LLM calls")
     group.addoption(
         "--llm-record",
@@ -138,8 +145,12 @@ def pytest_configure(config: pytest.Config) -> None:
     run = options.resolve(config)
     hooks = _Hooks(config, run)
     config.stash[_HOOKS] = hooks
-    config.pluginmanager.register(hooks, "pytest-llm-hooks")
+    config.pluginmanager.register(hooks, vcr_compat.HOOKS_NAME)
     config.pluginmanager.register(Sampler(), "pytest-llm-samples")
+    if hooks.vcr:  # pytest-recording is not here: its suites run on pytest-llm
+        for line in vcr_compat.MARKERS:
+            config.addinivalue_line("markers", line)
+        config.pluginmanager.register(vcr_compat, "pytest-llm-vcr")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm.plugin import xdist_support
 
@@ -172,6 +183,8 @@ class _TestRun:
     recorder: Any = None
     error: CassetteError | None = None
     passed: bool = False
+    vcr: bool = False  # a pytest-recording test: its `vcr` fixture starts the recorder
+    handle: LLM | None = None  # what the `vcr` and `llm` fixtures return
 
 
 class _Hooks:
@@ -188,6 +201,9 @@ class _Hooks:
             else time.time()
         )
         self._state: RunState | None = None
+        # Serve pytest-recording's names (markers, fixtures) unless it is loaded itself.
+        self.vcr = not config.pluginmanager.has_plugin(vcr_compat.PLUGIN_NAME)
+        self._warned: set[str] = set()
 
     @property
     def started(self) -> bool:
@@ -230,20 +246,30 @@ class _Hooks:
             self._state.close()
             load_cache.configure(None)
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
         run = self.run
-        return f"pytest-llm: record mode {run.mode.value}, cassettes in {run.cassette_root}" + (
-            ", network blocked" if run.block_network else ""
-        )
+        lines = [
+            f"pytest-llm: record mode {run.mode.value}, cassettes in {run.cassette_root}"
+            + (", network blocked" if run.block_network else "")
+        ]
+        if not self.vcr:
+            lines.append(
+                "pytest-llm: pytest-recording is loaded and serves the vcr marker and fixtures; "
+                "run with -p no:recording to replay those tests with pytest-llm"
+            )
+        return lines
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # Resolve every participating test up front: a bad marker value is a usage
         # error reported before anything runs, like a bad option.
         for item in items:
-            if options.takes_part(item, self.run):
+            vcr = self.vcr and vcr_compat.is_vcr_test(item)
+            if vcr or options.takes_part(item, self.run):
                 settings = options.test_settings(item, self.run)
-                item.stash[_RUN] = _TestRun(settings, options.budget(item), options.faults(item))
+                item.stash[_RUN] = _TestRun(
+                    settings, options.budget(item), options.faults(item), vcr=vcr
+                )
                 sampling = options.samples(item, self.run)
                 if sampling is not None:
                     item.stash[SAMPLES] = SamplePlan(*sampling)
@@ -265,8 +291,17 @@ class _Hooks:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         run = item.stash.get(_RUN, None)
-        if run is None:
-            return (yield)
+        if run is None or run.vcr:
+            if self.vcr and run is None and self._blocks_network(item):
+                self._guard(item, self._allowed_hosts(item, {}))
+            return (yield)  # a vcr test starts in its fixture, which knows vcr_config
+        self._start(item, run)
+        if self.run.block_network:
+            self._guard(item)
+        return (yield)
+
+    def _start(self, item: pytest.Item, run: _TestRun, vcr: Any = None) -> None:
+        """Start the test's recorder (a cassette that cannot be read fails the test later)."""
         from pytest_llm.errors import CassetteError
 
         try:
@@ -278,16 +313,99 @@ class _Hooks:
             run.passed = False  # a sampled test sets up once per sample
             plan_of_samples = item.stash.get(SAMPLES, None)
             sample = plan_of_samples.index if plan_of_samples is not None else None
-            run.recorder = self.state.start(run.settings, plan, sample=sample)
+            run.recorder = self.state.start(run.settings, plan, sample=sample, vcr=vcr)
         except CassetteError as exc:
             run.error = exc
-        if self.run.block_network:
-            stack = contextlib.ExitStack()
-            from pytest_llm.replay.netguard import blocked
 
-            stack.enter_context(blocked())
-            item.stash[_GUARD] = stack
-        return (yield)
+    def _guard(self, item: pytest.Item, allowed: tuple[str, ...] = ()) -> None:
+        from pytest_llm.replay.netguard import blocked
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(blocked(allowed))
+        item.stash[_GUARD] = stack
+
+    def _blocks_network(self, item: pytest.Item) -> bool:
+        """pytest-recording's --block-network and block_network marker."""
+        return bool(self.config.getoption("block_network", False)) or (
+            item.get_closest_marker("block_network") is not None
+        )
+
+    def _allowed_hosts(self, item: pytest.Item, vcr_config: dict[str, Any]) -> tuple[str, ...]:
+        marker = item.get_closest_marker("block_network")
+        allowed = (
+            (marker.kwargs.get("allowed_hosts") if marker else None)
+            or self.config.getoption("allowed_hosts", None)
+            or vcr_config.get("allowed_hosts")
+            or ()
+        )
+        if isinstance(allowed, str):
+            allowed = allowed.split(",")
+        return tuple(str(host) for host in allowed)
+
+    def start_vcr(self, request: pytest.FixtureRequest) -> LLM:
+        """Start a pytest-recording test: its cassette where pytest-recording keeps it, read
+        in place, matched the vcrpy way, with its vcr_config (the `vcr` fixture's work)."""
+        item = request.node
+        run = item.stash.get(_RUN, None)
+        if run is None:
+            pytest.fail("pytest-llm: the vcr fixture was requested outside a test", pytrace=False)
+        if run.handle is not None:
+            handle: LLM = run.handle
+            return handle
+        from pathlib import Path
+
+        from pytest_llm.calls import LLM
+        from pytest_llm.replay.vcr import HONOURED, rules_from_config
+
+        config = vcr_compat.merged_config(dict(request.getfixturevalue("vcr_config") or {}), item)
+        folder = Path(request.getfixturevalue("vcr_cassette_dir"))
+        name = str(request.getfixturevalue("default_cassette_name"))
+        extra = tuple(str(a) for m in item.iter_markers("vcr") for a in m.args)
+        try:
+            rules, unknown = rules_from_config(config, folder, extra)
+            mode = self._vcr_mode(config)
+        except ValueError as exc:
+            pytest.fail(f"pytest-llm: vcr_config of {item.nodeid}: {exc}", pytrace=False)
+        for key in unknown:
+            if key not in self._warned:  # once per run, not once per test
+                self._warned.add(key)
+                item.warn(
+                    pytest.PytestWarning(
+                        f"pytest-llm: vcr_config key {key!r} is not supported and is ignored "
+                        f"(supported: {', '.join(sorted(HONOURED))})"
+                    )
+                )
+        path = folder / (name if name.endswith(".yaml") else f"{name}.yaml")
+        run.settings = dataclasses.replace(
+            run.settings,
+            cassette_path=path.resolve(),
+            mode=mode,
+            passthrough_hosts=rules.ignore_hosts,
+        )
+        self._start(item, run, rules)
+        if mode.value == "none" and self._blocks_network(item):
+            self._guard(item, self._allowed_hosts(item, config))
+        recorder = run.recorder
+        if recorder is None:  # an unreadable cassette: the call phase fails with its error
+            run.handle = LLM(run.settings.cassette_path, [], [])
+        else:
+            run.handle = LLM(
+                run.settings.cassette_path, recorder.calls, recorder.baseline, recorder.http
+            )
+        result: LLM = run.handle
+        return result
+
+    def _vcr_mode(self, config: dict[str, Any]) -> RecordMode:
+        """--llm-record, then the marker's or vcr_config's record_mode, then --record-mode."""
+        ours = self.config.getoption("llm_record")
+        if ours:
+            return RecordMode.parse(str(ours), source="--llm-record")
+        if config.get("record_mode"):
+            return RecordMode.parse(str(config["record_mode"]), source="record_mode")
+        theirs = self.config.getoption("record_mode", None)
+        if theirs:
+            return RecordMode.parse(str(theirs), source="--record-mode")
+        return self.run.mode
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -457,6 +575,9 @@ def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
     run = request.node.stash.get(_RUN, None)
     if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
+    if run.vcr:  # a pytest-recording test: one object under both names
+        yield request.getfixturevalue("vcr")
+        return
     plan = request.node.stash.get(SAMPLES, None)
     sample = plan.index if plan is not None else 0
     if run.recorder is None:  # an unreadable cassette: the call phase fails with its error

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_llm.cassettes.cassette import Cassette, Identity, identity
+from pytest_llm.cassettes import in_place
+from pytest_llm.cassettes.cassette import Cassette, Identity, Reader, identity
 from pytest_llm.checks.drift import compare_all, default_scorer
 from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.checks.samples import baseline_counts, mark_outcome
@@ -20,6 +21,7 @@ from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.replay.transport import Interceptor
+from pytest_llm.replay.vcr import VcrRules
 from pytest_llm.report import figures, summary
 from pytest_llm.scrub import QueryLogFilter, Scrubber
 
@@ -72,21 +74,40 @@ class RunState:
             logging.getLogger(name).addFilter(self._log_filter)
 
     def start(
-        self, settings: Settings, faults: FaultPlan | None = None, *, sample: int | None = None
+        self,
+        settings: Settings,
+        faults: FaultPlan | None = None,
+        *,
+        sample: int | None = None,
+        vcr: VcrRules | None = None,
     ) -> Recorder:
-        """The recorder for a test (or one sample of it) about to run.
+        """The recorder for a test (or one sample of it) about to run; `vcr` for a test
+        written for pytest-recording (its cassettes are read in place, in either format).
 
         Raises CassetteError for an unreadable file.
         """
-        cassette = self.cassettes.get(settings.cassette_path)
-        if cassette is None:
-            cassette = Cassette.load(settings.cassette_path, run_started=self.run_started)
-            self.cassettes[settings.cassette_path] = cassette
-        recorder = Recorder(cassette, settings, self.scrubber, self.prices, faults, sample)
+        scrubber = self.scrubber if vcr is None else self.scrubber.with_filters(vcr.filters)
+        reader = None if vcr is None else in_place.reader(scrubber)
+        cassette = self._cassette(settings.cassette_path, reader)
+        extras = [self._cassette(path.resolve(), reader) for path in vcr.extra] if vcr else []
+        recorder = Recorder(
+            cassette, settings, scrubber, self.prices, faults, sample, vcr=vcr, extras=extras
+        )
         self._interceptor.model_map = self.model_map
         self._interceptor.install()
         self._interceptor.recorder = recorder
         return recorder
+
+    def _cassette(self, path: Path, reader: Reader | None) -> Cassette:
+        """The run's copy of the cassette at `path`, loaded on first use."""
+        cassette = self.cassettes.get(path)
+        if cassette is None:
+            if reader is None:
+                cassette = Cassette.load(path, run_started=self.run_started)
+            else:
+                cassette = Cassette.load(path, run_started=self.run_started, reader=reader)
+            self.cassettes[path] = cassette
+        return cassette
 
     def stop(self, recorder: Recorder) -> None:
         """A test, or one sample of it, is over: compare with its baseline, stop intercepting."""

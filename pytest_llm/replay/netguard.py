@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ def _allowed(address: Any) -> bool:
     if not isinstance(address, tuple):  # AF_UNIX paths and the like stay on this machine
         return True
     host = str(address[0])
-    if host == "localhost":
+    if host == "localhost" or any(pattern.match(host) for pattern in _allowed_hosts):
         return True
     try:
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback  # fe80::1%eth0
@@ -45,6 +46,8 @@ def _check(address: Any) -> None:
 # count of open `blocked()` blocks: process-wide state by nature, like the hook itself.
 _active = [0]
 _hooked: list[bool] = []
+# Regexes of the hosts an open block lets through too (pytest-recording's allowed_hosts).
+_allowed_hosts: list[re.Pattern[str]] = []
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -53,8 +56,12 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 @contextlib.contextmanager
-def blocked() -> Iterator[None]:
-    """Within the block, a non-loopback connect raises NetworkBlocked naming the address."""
+def blocked(allowed_hosts: tuple[str, ...] = ()) -> Iterator[None]:
+    """Within the block, a non-loopback connect raises NetworkBlocked naming the address.
+
+    `allowed_hosts` are regexes of more hosts (addresses) to let through.
+    """
+    patterns = [re.compile(host) for host in allowed_hosts]
     if not _hooked:
         sys.addaudithook(_audit)
         _hooked.append(True)
@@ -72,9 +79,12 @@ def blocked() -> Iterator[None]:
     socket.socket.connect = connect  # type: ignore[method-assign,assignment]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     _active[0] += 1
+    _allowed_hosts.extend(patterns)
     try:
         yield
     finally:
         _active[0] -= 1
+        for pattern in patterns:
+            _allowed_hosts.remove(pattern)
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]

@@ -71,15 +71,21 @@ class PlainCall:
             latency_s=time.perf_counter() - self.start,
             client=self.client,
         )
-        self.recorder.record_plain(exchange)
+        self.recorder.record_plain(exchange, self.decision.key)
 
 
-def _scrubbed(recorder: Recorder, stored: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+def _scrubbed(
+    recorder: Recorder, stored: dict[str, Any], secrets: list[str], *, request: bool = False
+) -> dict[str, Any]:
     scrubber = recorder.scrubber
     if "body" in stored:
-        return {"body": scrubber.body(stored["body"], secrets)}
+        body = stored["body"]
+        return {
+            "body": scrubber.request(body, secrets) if request else scrubber.body(body, secrets)
+        }
     if "text" in stored:
-        return {"text": scrubber.text(stored["text"], secrets)}
+        text = stored["text"]
+        return {"text": scrubber.form(text, secrets) if request else scrubber.text(text, secrets)}
     return stored  # binary: nothing a pattern could match
 
 
@@ -103,13 +109,21 @@ def prepare_plain(
     """The plain call of a request, or None to let it through live; raises ReplayMiss."""
     if recorder is None or not recorder.settings.record_http:
         return None
+    headers = list(headers)
+    vcr = recorder.vcr
+    if vcr is not None:  # a pytest-recording test: its vcr_config decides what is recorded
+        if vcr.ignores(urlsplit(url).hostname or ""):
+            return None
+        seen = vcr.seen(method, url, headers, content)
+        if seen is None:
+            return None
+        url, headers, content = seen
     parts = urlsplit(url)
     # LLM endpoints are recorded whatever the host (a local llama.cpp server is still a model).
     if not recorder.settings.records_host(parts.hostname or "") and not _is_llm_call(
         method, parts.path, content
     ):
         return None
-    headers = list(headers)
     scrubber = recorder.scrubber
     secrets = scrubber.secrets_in(headers, parts.query)
     host = parts.hostname or ""
@@ -118,9 +132,9 @@ def prepare_plain(
         (parts.scheme, netloc, parts.path, scrubber.query(parts.query), "")
     )  # user:password@ and credential parameters never reach the file
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    body = _scrubbed(recorder, encode_body(content, content_type), secrets)
-    decision = recorder.decide_plain(method.upper(), clean_url, body)
+    body = _scrubbed(recorder, encode_body(content, content_type), secrets, request=True)
     kept = scrubber.headers(headers, secrets)
+    decision = recorder.decide_plain(method.upper(), clean_url, body, kept)
     return PlainCall(recorder, decision, method.upper(), clean_url, kept, body, secrets, client)
 
 

@@ -6,9 +6,10 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_llm.calls import HttpCall, LLMCall
-from pytest_llm.cassettes.cassette import Cassette, Identity, identity
+from pytest_llm.cassettes.cassette import Cassette, Identity, Spec, identity
 from pytest_llm.cassettes.interaction import Exchange, to_interaction
 from pytest_llm.cassettes.plain_http import (
     PlainExchange,
@@ -16,13 +17,15 @@ from pytest_llm.cassettes.plain_http import (
     plain_key,
     to_plain_interaction,
 )
+from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
-from pytest_llm.errors import ReplayMiss
+from pytest_llm.errors import ReplayMiss, display
 from pytest_llm.keys import WHOLE, KeySpec, make_key
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.misses import miss_message, plain_miss_message, stale_diff
 from pytest_llm.replay.settings import RecordMode, Settings
+from pytest_llm.replay.vcr import VcrRules
 from pytest_llm.scrub import Scrubber
 
 
@@ -45,8 +48,15 @@ class Recorder:
         prices: PriceTable | None = None,
         faults: FaultPlan | None = None,
         sample: int | None = None,
+        vcr: VcrRules | None = None,
+        extras: list[Cassette] | None = None,
     ) -> None:
         self.cassette = cassette
+        # A pytest-recording test: vcrpy's matching, its vcr_config, and the extra
+        # cassettes its marker names (replayed from, never written).
+        self.vcr = vcr
+        self.extras = extras or []
+        self.spec: KeySpec | VcrSpec = vcr.spec if vcr is not None else settings.key
         # Which run of a test marked llm(samples=N) this is: it sees only its own sample.
         self.sample = sample
         self.prices = prices
@@ -81,15 +91,18 @@ class Recorder:
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
 
-    def _positions(self, key: str, spec: KeySpec) -> list[int]:
-        """Where the recordings of `key` sit in the cassette (this sample's only), in order."""
-        positions = self.cassette.index(spec).get(key, [])
+    def _recordings(self, key: str) -> list[dict[str, Any]]:
+        """The recordings of `key` (this sample's only), in order: the test's cassette first,
+        then the extra cassettes of a pytest-recording test."""
+        found: list[dict[str, Any]] = []
+        for cassette in (self.cassette, *self.extras):
+            stored = cassette.interactions
+            found += [stored[p] for p in cassette.index(self.spec).get(key, ())]
         if self.sample is not None:
-            stored = self.cassette.interactions
-            positions = [p for p in positions if self._mine(stored[p])]
-        return positions
+            found = [i for i in found if self._mine(i)]
+        return found
 
-    def _store(self, interaction: dict[str, Any], key: str, spec: KeySpec) -> None:
+    def _store(self, interaction: dict[str, Any], key: str, spec: Spec) -> None:
         """Add a new recording (under the lock); mode `all` first drops the key's old ones."""
         if self.settings.mode is RecordMode.ALL and key not in self._replaced:
             self._replaced.add(key)
@@ -125,7 +138,13 @@ class Recorder:
             self._add(LLMCall(interaction, replayed=False, fault=fault, prices=self.prices))
 
     def decide(
-        self, endpoint: Endpoint, body: dict[str, Any], secrets: list[str], *, cut: bool = False
+        self,
+        endpoint: Endpoint,
+        body: dict[str, Any],
+        secrets: list[str],
+        *,
+        cut: bool = False,
+        request: tuple[str, str, list[tuple[str, str]]] = ("POST", "", []),
     ) -> Decision:
         """Replay the next recording of this call's key, or say it must go live.
 
@@ -133,11 +152,24 @@ class Recorder:
         recording whose prompt lost a secret or a pattern still matches its call.
         A call whose stream will be cut (`cut`) looks at the next recording without
         using it up: the application's retry is answered by the same recording.
+        `request` (method, URL, headers) is what vcrpy's matching looks at.
         Raises ReplayMiss when the call may not go live.
         """
-        keyed_body = self.scrubber.body(body, secrets)
-        spec = self.settings.key
-        key = make_key(endpoint, keyed_body, spec)
+        keyed_body = self.scrubber.request(body, secrets)
+        spec = self.spec
+        if self.vcr is not None:
+            method, url, headers = request
+            parts = urlsplit(url)
+            view = view_of_call(
+                method,
+                parts.path,
+                self.scrubber.query(parts.query),
+                keyed_body,
+                self.scrubber.headers(headers, secrets),
+            )
+            key = vcr_key(view, self.vcr.spec)
+        else:
+            key = make_key(endpoint, keyed_body, self.settings.key)
         with self._lock:
             asked = self._asked[key]
             if not cut:
@@ -149,9 +181,9 @@ class Recorder:
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
-            positions = self._positions(key, spec)
-            if asked < len(positions):
-                interaction = self.cassette.interactions[positions[asked]]
+            recordings = self._recordings(key)
+            if asked < len(recordings):
+                interaction = recordings[asked]
                 self.used.add(identity(interaction))
                 fault = "stream_cut" if cut else None
                 call = LLMCall(interaction, replayed=True, fault=fault, prices=self.prices)
@@ -166,9 +198,11 @@ class Recorder:
                 keyed_body,
                 self.cassette,
                 self.settings,
-                times_recorded=len(positions),
+                times_recorded=len(recordings),
                 ordinal=self._ordinal(endpoint),
             )
+            if self.vcr is not None:
+                message = self._vcr_miss(message, *request[:2])
             if self.sample is not None:
                 message = (
                     f"no recording of this call in sample {self.sample} (each sample "
@@ -202,7 +236,7 @@ class Recorder:
         if self.sample is not None:  # next to the key, where a reviewer looks first
             interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
         # The stored key is always the full one, so that files do not depend on match_on.
-        spec = self.settings.key
+        spec = self.spec
         if spec != WHOLE:
             interaction["key"] = make_key(exchange.endpoint, exchange.request_body, WHOLE)
         with self._lock:
@@ -215,21 +249,30 @@ class Recorder:
                 self._cut.setdefault(exchange.key, []).append(interaction)
         return interaction
 
-    def decide_plain(self, method: str, url: str, request_body: dict[str, Any]) -> Decision:
+    def decide_plain(
+        self,
+        method: str,
+        url: str,
+        request_body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> Decision:
         """Replay the next recording of a plain HTTP request, or say it must go live.
 
-        `url` and `request_body` are in stored form (scrubbed, encoded), like the key.
-        Raises ReplayMiss when the request may not go live.
+        `url`, `request_body` and `headers` are in stored form (scrubbed, encoded), like
+        the key. Raises ReplayMiss when the request may not go live.
         """
-        key = plain_key(method, url, request_body)
+        if self.vcr is not None:
+            key = vcr_key(view_of_plain(method, url, request_body, headers or {}), self.vcr.spec)
+        else:
+            key = plain_key(method, url, request_body)
         with self._lock:
             asked = self._asked[key]
             self._asked[key] += 1
             if self.live:
                 return Decision(key, None)
-            positions = self._positions(key, self.settings.key)
-            if asked < len(positions):
-                interaction = self.cassette.interactions[positions[asked]]
+            recordings = self._recordings(key)
+            if asked < len(recordings):
+                interaction = recordings[asked]
                 self.used.add(identity(interaction))
                 self.http.append(HttpCall(interaction, replayed=True))
                 return Decision(key, interaction)
@@ -241,19 +284,31 @@ class Recorder:
                 request_body,
                 self.cassette,
                 self.settings,
-                times_recorded=len(positions),
+                times_recorded=len(recordings),
             )
+            if self.vcr is not None:
+                message = self._vcr_miss(message, method, url)
             self.misses.append(message)
         raise ReplayMiss(message)
 
-    def record_plain(self, exchange: PlainExchange) -> dict[str, Any]:
-        """Store a live plain HTTP answer in the cassette and the test's list."""
+    def record_plain(self, exchange: PlainExchange, key: str) -> dict[str, Any]:
+        """Store a live plain HTTP answer (asked with `key`) in the cassette and the test's list."""
         interaction = to_plain_interaction(exchange, self.settings.test)
         if self.sample is not None:
             interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
-        key = str(interaction["key"])
         with self._lock:
-            self._store(interaction, key, self.settings.key)
+            self._store(interaction, key, self.spec)
             self.http.append(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
+
+    def _vcr_miss(self, message: str, method: str, url: str) -> str:
+        """A miss message that says how a pytest-recording test's requests are matched."""
+        assert self.vcr is not None
+        first, _, rest = message.partition("\n")
+        names = ", ".join(self.vcr.spec.match_on) or "nothing"
+        sources = "".join(f"\n  also looked in {display(c.path)}" for c in self.extras)
+        return (
+            f"{first}\n  request: {method.upper()} {url}\n  matched as vcrpy does, on: {names} "
+            f"(vcr_config match_on){sources}\n{rest}"
+        )

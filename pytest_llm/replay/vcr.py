@@ -1,0 +1,159 @@
+"""A pytest-recording test's vcr_config, as the recorder applies it (free of pytest).
+
+`rules_from_config` checks the keys; the recorder then asks `VcrRules` which requests to leave
+alone, how to key the others (vcrpy's matchers), and what to store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_llm.cassettes.vcr_match import DEFAULT_VCR_MATCH_ON, KNOWN_MATCHERS, VcrSpec
+from pytest_llm.scrub import Filters
+
+# The vcr_config keys that pytest-llm honours (SPEC, "Coming from pytest-recording").
+HONOURED = frozenset(
+    {
+        "filter_headers",
+        "filter_query_parameters",
+        "filter_post_data_parameters",
+        "match_on",
+        "record_mode",
+        "ignore_hosts",
+        "ignore_localhost",
+        "allowed_hosts",
+        "before_record_request",
+        "before_record_response",
+        "decode_compressed_response",
+    }
+)
+_LOCALHOST = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
+Hook = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class VcrRules:
+    """How one pytest-recording test's requests are matched, filtered and stored."""
+
+    spec: VcrSpec = field(default_factory=VcrSpec)
+    filters: Filters = field(default_factory=Filters)
+    ignore_hosts: frozenset[str] = frozenset()
+    allowed_hosts: tuple[str, ...] = ()
+    before_request: Hook | None = None
+    before_response: Hook | None = None
+    # More cassettes to replay from (the marker's positional names); only the test's own
+    # cassette is written.
+    extra: tuple[Path, ...] = ()
+
+    def ignores(self, host: str) -> bool:
+        """Whether requests to `host` pass through live, never recorded nor replayed."""
+        return host.strip("[]").lower() in self.ignore_hosts
+
+    def seen(
+        self, method: str, url: str, headers: list[tuple[str, str]], content: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The request as vcr_config's before_record_request leaves it: URL, headers and body
+        to match and store, or None when the hook drops it (it then passes through live)."""
+        if self.before_request is None:
+            return url, headers, content
+        from vcr.request import Request  # type: ignore[import-untyped]
+
+        request = self.before_request(Request(method, url, content, dict(headers)))
+        if request is None:
+            return None
+        body = request.body if isinstance(request.body, bytes) else bytes(request.body or b"")
+        return str(request.uri), [(str(k), str(v)) for k, v in request.headers.items()], body
+
+    def kept_response(
+        self, status: int, headers: Mapping[str, str], content: bytes
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """The answer as vcr_config's before_record_response leaves it (None: not stored)."""
+        if self.before_response is None:
+            return status, dict(headers), content
+        response = {
+            "status": {"code": status, "message": ""},
+            "headers": {k: [v] for k, v in headers.items()},
+            "body": {"string": content},
+        }
+        kept = self.before_response(response)
+        if kept is None:
+            return None
+        code = kept.get("status", {}).get("code", status)
+        body = kept.get("body", {}).get("string", b"")
+        if isinstance(body, str):
+            body = body.encode()
+        pairs = {
+            str(k): str(v[0] if isinstance(v, list) and v else v)
+            for k, v in (kept.get("headers") or {}).items()
+        }
+        return int(code), pairs, bytes(body)
+
+
+def rules_from_config(
+    config: Mapping[str, Any], cassette_dir: Path, extra: tuple[str, ...] = ()
+) -> tuple[VcrRules, list[str]]:
+    """The rules of a merged vcr_config, and the keys it has that pytest-llm does not honour.
+
+    Raises ValueError naming the key for a value of the wrong shape.
+    """
+    unknown = sorted(str(k) for k in config if k not in HONOURED)
+    match_on = config.get("match_on", DEFAULT_VCR_MATCH_ON)
+    if isinstance(match_on, str) or not isinstance(match_on, list | tuple):
+        raise ValueError(f"match_on={match_on!r}: expected a list of matcher names")
+    names = []
+    for name in match_on:
+        if not isinstance(name, str):  # vcrpy also takes matcher functions
+            unknown.append(f"match_on={getattr(name, '__name__', repr(name))}")
+        elif name not in KNOWN_MATCHERS:
+            unknown.append(f"match_on={name}")
+        else:
+            names.append(name)
+    ignore_hosts = {str(h).lower() for h in config.get("ignore_hosts") or ()}
+    if config.get("ignore_localhost"):
+        ignore_hosts |= _LOCALHOST
+    allowed = config.get("allowed_hosts") or ()
+    if isinstance(allowed, str):
+        allowed = allowed.split(",")
+    for name in ("before_record_request", "before_record_response"):
+        if config.get(name) is not None and not callable(config[name]):
+            raise ValueError(f"{name}={config[name]!r}: expected a function")
+    rules = VcrRules(
+        spec=VcrSpec(tuple(names)),
+        filters=Filters(
+            headers=_named(config, "filter_headers"),
+            query=_named(config, "filter_query_parameters"),
+            post_data=_named(config, "filter_post_data_parameters"),
+        ),
+        ignore_hosts=frozenset(ignore_hosts),
+        allowed_hosts=tuple(str(h) for h in allowed),
+        before_request=config.get("before_record_request"),
+        before_response=config.get("before_record_response"),
+        extra=tuple(
+            Path(name) if Path(name).is_absolute() else cassette_dir / name for name in extra
+        ),
+    )
+    return rules, unknown
+
+
+def _named(config: Mapping[str, Any], key: str) -> dict[str, str | None]:
+    """vcrpy's filter list: names to drop, or (name, value) pairs to store value instead."""
+    found: dict[str, str | None] = {}
+    for entry in config.get(key) or ():
+        if isinstance(entry, str):
+            found[entry] = None
+        elif isinstance(entry, list | tuple) and len(entry) == 2 and isinstance(entry[0], str):
+            name, value = entry
+            if callable(value):
+                raise ValueError(f"{key}: a function as the value of {name!r} is not supported")
+            found[name] = None if value is None else _text(value)
+        else:
+            raise ValueError(f"{key}: {entry!r} is neither a name nor a (name, value) pair")
+    return found
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
