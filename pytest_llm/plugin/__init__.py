@@ -297,7 +297,7 @@ class _Hooks:
             return (yield)  # a vcr test starts in its fixture, which knows vcr_config
         self._start(item, run)
         if self.run.block_network:
-            self._guard(item)
+            self._guard(item, option="--llm-block-network")
         return (yield)
 
     def _start(self, item: pytest.Item, run: _TestRun, vcr: Any = None) -> None:
@@ -317,11 +317,13 @@ class _Hooks:
         except CassetteError as exc:
             run.error = exc
 
-    def _guard(self, item: pytest.Item, allowed: tuple[str, ...] = ()) -> None:
+    def _guard(
+        self, item: pytest.Item, allowed: tuple[str, ...] = (), option: str = "--block-network"
+    ) -> None:
         from pytest_llm.replay.netguard import blocked
 
         stack = contextlib.ExitStack()
-        stack.enter_context(blocked(allowed))
+        stack.enter_context(blocked(allowed, option))
         item.stash[_GUARD] = stack
 
     def _blocks_network(self, item: pytest.Item) -> bool:
@@ -375,6 +377,11 @@ class _Hooks:
                         f"(supported: {', '.join(sorted(HONOURED))})"
                     )
                 )
+        caller = getattr(self.config.hook, "pytest_recording_configure", None)
+        if caller is not None and caller.get_hookimpls():  # a conftest that configures vcrpy
+            from vcr import VCR  # type: ignore[import-untyped]
+
+            caller(config=self.config, vcr=VCR(cassette_library_dir=str(folder)))
         path = folder / (name if name.endswith(".yaml") else f"{name}.yaml")
         run.settings = dataclasses.replace(
             run.settings,
@@ -383,7 +390,9 @@ class _Hooks:
             passthrough_hosts=rules.ignore_hosts,
         )
         self._start(item, run, rules)
-        if mode.value == "none" and self._blocks_network(item):
+        if self.run.block_network:
+            self._guard(item, option="--llm-block-network")
+        elif mode is RecordMode.NONE and self._blocks_network(item):
             self._guard(item, self._allowed_hosts(item, config))
         recorder = run.recorder
         if recorder is None:  # an unreadable cassette: the call phase fails with its error

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pytest_llm.cassettes.cassette import Cassette
-from pytest_llm.cassettes.plain_http import is_plain
+from pytest_llm.cassettes.plain_http import body_part, is_plain
 from pytest_llm.errors import display
 from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
@@ -211,7 +211,9 @@ def plain_miss_message(
             if not is_plain(interaction):
                 continue
             request = interaction["request"]
-            recorded = _plain_fields(str(request["method"]), str(request["url"]), request)
+            recorded = _plain_fields(
+                str(request["method"]), str(request["url"]), body_part(request)
+            )
             diff = differences(recorded, asked)
             if best is None or len(diff) < len(best[1]):
                 best = (position, diff)

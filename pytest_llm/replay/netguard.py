@@ -36,9 +36,11 @@ def _allowed(address: Any) -> bool:
 
 def _check(address: Any) -> None:
     if not _allowed(address):
+        option = _options[-1] if _options else "--llm-block-network"
+        allowed = "loopback and the allowed hosts are" if _allowed_hosts else "only loopback is"
         raise NetworkBlocked(
-            f"pytest-llm: --llm-block-network refused a connection to {address[0]}:"
-            f"{address[1]}; only loopback is allowed in tests that use pytest-llm"
+            f"pytest-llm: {option} refused a connection to {address[0]}:"
+            f"{address[1]}; {allowed} allowed in this test"
         )
 
 
@@ -48,6 +50,7 @@ _active = [0]
 _hooked: list[bool] = []
 # Regexes of the hosts an open block lets through too (pytest-recording's allowed_hosts).
 _allowed_hosts: list[re.Pattern[str]] = []
+_options: list[str] = []  # the option that opened each block, for the message
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
@@ -56,7 +59,9 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 @contextlib.contextmanager
-def blocked(allowed_hosts: tuple[str, ...] = ()) -> Iterator[None]:
+def blocked(
+    allowed_hosts: tuple[str, ...] = (), option: str = "--llm-block-network"
+) -> Iterator[None]:
     """Within the block, a non-loopback connect raises NetworkBlocked naming the address.
 
     `allowed_hosts` are regexes of more hosts (addresses) to let through.
@@ -80,10 +85,12 @@ def blocked(allowed_hosts: tuple[str, ...] = ()) -> Iterator[None]:
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     _active[0] += 1
     _allowed_hosts.extend(patterns)
+    _options.append(option)
     try:
         yield
     finally:
         _active[0] -= 1
+        _options.pop()
         for pattern in patterns:
             _allowed_hosts.remove(pattern)
         socket.socket.connect = original_connect  # type: ignore[method-assign]

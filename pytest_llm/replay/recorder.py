@@ -202,7 +202,8 @@ class Recorder:
                 ordinal=self._ordinal(endpoint),
             )
             if self.vcr is not None:
-                message = self._vcr_miss(message, *request[:2])
+                method, url = request[:2]
+                message = self._vcr_miss(message, f"  request: {method.upper()} {url}")
             if self.sample is not None:
                 message = (
                     f"no recording of this call in sample {self.sample} (each sample "
@@ -239,8 +240,10 @@ class Recorder:
         spec = self.spec
         if spec != WHOLE:
             interaction["key"] = make_key(exchange.endpoint, exchange.request_body, WHOLE)
+        kept = interaction if self.vcr is None else self.vcr.stored(interaction)
         with self._lock:
-            self._store(interaction, exchange.key, spec)
+            if kept is not None:  # the test itself gets the answer as it came
+                self._store(kept, exchange.key, spec)
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
             self._add(call)
@@ -287,7 +290,7 @@ class Recorder:
                 times_recorded=len(recordings),
             )
             if self.vcr is not None:
-                message = self._vcr_miss(message, method, url)
+                message = self._vcr_miss(message)
             self.misses.append(message)
         raise ReplayMiss(message)
 
@@ -296,19 +299,23 @@ class Recorder:
         interaction = to_plain_interaction(exchange, self.settings.test)
         if self.sample is not None:
             interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
+        kept = interaction if self.vcr is None else self.vcr.stored(interaction)
         with self._lock:
-            self._store(interaction, key, self.spec)
+            if kept is not None:
+                self._store(kept, key, self.spec)
             self.http.append(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
 
-    def _vcr_miss(self, message: str, method: str, url: str) -> str:
+    def _vcr_miss(self, message: str, request: str = "") -> str:
         """A miss message that says how a pytest-recording test's requests are matched."""
         assert self.vcr is not None
         first, _, rest = message.partition("\n")
+        if not request:  # a plain request's message names it already
+            request, _, rest = rest.partition("\n")
         names = ", ".join(self.vcr.spec.match_on) or "nothing"
         sources = "".join(f"\n  also looked in {display(c.path)}" for c in self.extras)
         return (
-            f"{first}\n  request: {method.upper()} {url}\n  matched as vcrpy does, on: {names} "
+            f"{first}\n{request}\n  matched as vcrpy does, on: {names} "
             f"(vcr_config match_on){sources}\n{rest}"
         )

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_llm.cassettes.interaction import replay_body, replay_events
+from pytest_llm.cassettes.plain_http import decode_body, encode_body, is_plain
 from pytest_llm.cassettes.vcr_match import DEFAULT_VCR_MATCH_ON, KNOWN_MATCHERS, VcrSpec
+from pytest_llm.providers.sse import looks_like_sse, parse_sse
 from pytest_llm.scrub import Filters
 
 # The vcr_config keys that pytest-llm honours (SPEC, "Coming from pytest-recording").
@@ -68,12 +71,38 @@ class VcrRules:
         body = request.body if isinstance(request.body, bytes) else bytes(request.body or b"")
         return str(request.uri), [(str(k), str(v)) for k, v in request.headers.items()], body
 
-    def kept_response(
+    def stored(self, interaction: dict[str, Any]) -> dict[str, Any] | None:
+        """A new recording as vcr_config's before_record_response leaves it; None when the
+        hook drops it (the live answer is then used once and not stored)."""
+        if self.before_response is None:
+            return interaction
+        response = interaction["response"]
+        plain = is_plain(interaction)
+        if plain:
+            content = decode_body(response)
+        elif "events" in response:
+            content = b"".join(replay_events(interaction))
+        else:
+            content = replay_body(interaction)
+        headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+        kept = self._kept_response(int(response["status"]), headers, content)
+        if kept is None:
+            return None
+        status, headers, new = kept
+        changed = {**response, "status": status, "headers": headers}
+        if new != content:
+            for name in ("body", "events", "text", "base64"):
+                changed.pop(name, None)
+            if plain:
+                changed.update(encode_body(new, headers.get("content-type", "")))
+            else:
+                changed.update(_decoded_answer(new))
+        return {**interaction, "response": changed}
+
+    def _kept_response(
         self, status: int, headers: Mapping[str, str], content: bytes
     ) -> tuple[int, dict[str, str], bytes] | None:
-        """The answer as vcr_config's before_record_response leaves it (None: not stored)."""
-        if self.before_response is None:
-            return status, dict(headers), content
+        assert self.before_response is not None
         response = {
             "status": {"code": status, "message": ""},
             "headers": {k: [v] for k, v in headers.items()},
@@ -153,6 +182,18 @@ def _named(config: Mapping[str, Any], key: str) -> dict[str, str | None]:
         else:
             raise ValueError(f"{key}: {entry!r} is neither a name nor a (name, value) pair")
     return found
+
+
+def _decoded_answer(content: bytes) -> dict[str, Any]:
+    """A model answer's new bytes as the cassette keeps them: JSON, a stream, or text."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        return {"body": json.loads(text) if text else None}
+    except ValueError:
+        pass
+    if looks_like_sse(text):
+        return {"events": parse_sse(text)}
+    return {"text": text}
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,511 @@
+"""pytest-recording's names served by pytest-llm: vcr_config, markers, options, in-place reading.
+
+The end-to-end move of a recorded suite is in test_vcr_dropin.py; these tests pin each
+vcr_config key and option on small hand-written vcrpy cassettes and the fake provider.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fake_provider import FakeProvider
+
+NO_RECORDING = "-p no:recording"  # pytest-recording is installed here (dev extra): leave it out
+
+
+def _chat_answer(text: str) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+
+
+def _vcr_chat(prompt: str, answer: str, uri: str = "https://api.openai.com/v1/chat/completions"):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
+    return {
+        "request": {
+            "body": json.dumps(body),
+            "headers": {"content-type": ["application/json"]},
+            "method": "POST",
+            "uri": uri,
+        },
+        "response": {
+            "body": {"string": json.dumps(_chat_answer(answer))},
+            "headers": {"Content-Type": ["application/json"]},
+            "status": {"code": 200, "message": "OK"},
+        },
+    }
+
+
+def _vcr_get(uri: str, answer: Any) -> dict[str, Any]:
+    return {
+        "request": {"body": None, "headers": {}, "method": "GET", "uri": uri},
+        "response": {
+            "body": {"string": json.dumps(answer)},
+            "headers": {"Content-Type": ["application/json"]},
+            "status": {"code": 200, "message": "OK"},
+        },
+    }
+
+
+def inner_file(pytester: pytest.Pytester, body: str) -> Path:
+    """An inner test module with the imports its tests use."""
+    path: Path = pytester.makepyfile(test_app="import os\n\nimport openai\nimport pytest\n" + body)
+    return path
+
+
+def _cassette(path: Path, *interactions: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"interactions": list(interactions), "version": 1}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+CHAT = """
+client = openai.OpenAI(base_url="https://api.openai.com/v1")
+
+
+def chat(prompt):
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+    )
+    return reply.choices[0].message.content
+"""
+
+
+def test_a_vcr_test_replays_its_vcrpy_cassette_in_place_and_reports_the_stale_call(
+    pytester: pytest.Pytester,
+) -> None:
+    cassette = _cassette(
+        pytester.path / "cassettes" / "test_app" / "test_chat.yaml", _vcr_chat("hi", "Hello!")
+    )
+    before = cassette.read_bytes()
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.mark.vcr
+def test_chat(vcr, llm):
+    assert chat("hi there") == "Hello!"
+    assert vcr is llm
+    assert llm.calls[0].stale
+    assert llm.calls[0].stale_diff == [
+        "$.messages[0].content: recorded 'hi', now 'hi there'"
+    ]
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "stale recordings: 1 call(s) in 1 test(s)*",
+            "  test_app.py::test_chat",
+            "      $.messages[0].content: recorded 'hi', now 'hi there'",
+            "    re-record: pytest test_app.py::test_chat --llm-record=all",
+        ]
+    )
+    assert cassette.read_bytes() == before  # replay never writes
+
+    strict = pytester.runpytest(NO_RECORDING, "--llm-strict")
+    strict.assert_outcomes(failed=1)
+    strict.stdout.fnmatch_lines(["*1 call(s) answered from a stale recording (--llm-strict)*"])
+
+
+def test_match_on_from_vcr_config_answers_in_recorded_order_and_a_miss_says_how_it_matched(
+    pytester: pytest.Pytester,
+) -> None:
+    _cassette(
+        pytester.path / "cassettes" / "test_app" / "test_twice.yaml",
+        _vcr_chat("first", "one"),
+        _vcr_chat("second", "two"),
+    )
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.fixture
+def vcr_config():
+    return {"match_on": ["method", "path"]}
+
+
+@pytest.mark.vcr
+def test_twice(llm):
+    assert chat("anything") == "one"
+    assert chat("else") == "two"
+    chat("a third time")
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no recording for this call in cassettes/test_app/test_twice.yaml",
+            "*request: POST https://api.openai.com/v1/chat/completions",
+            "*matched as vcrpy does, on: method, path (vcr_config match_on)",
+            "*this exact call was recorded 2 time(s) and asked a 3rd time",
+        ]
+    )
+
+
+def test_default_vcr_matching_keeps_host_and_query_for_plain_http(
+    pytester: pytest.Pytester,
+) -> None:
+    folder = pytester.path / "cassettes" / "test_app"
+    for name in ("TestTools.test_weather[oslo]", "TestTools.test_other_host"):
+        _cassette(
+            folder / f"{name}.yaml",
+            _vcr_get("https://weather.example/v1?city=Oslo&units=metric", {"temp": 3}),
+        )
+    inner_file(
+        pytester,
+        """
+import httpx
+
+PARAMS = {"units": "metric", "city": "Oslo"}  # another order: vcrpy sorts the query
+
+
+class TestTools:
+    @pytest.mark.vcr
+    @pytest.mark.parametrize("city", ["Oslo"], ids=["oslo"])
+    def test_weather(self, city):
+        assert httpx.get("https://weather.example/v1", params=PARAMS).json() == {"temp": 3}
+
+    @pytest.mark.vcr
+    def test_other_host(self):
+        httpx.get("https://weather.other/v1", params=PARAMS)
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no recording for this HTTP request in "
+            "cassettes/test_app/TestTools.test_other_host.yaml",
+            "  request: GET https://weather.other/v1?units=metric&city=Oslo",
+            "  matched as vcrpy does, on: method, scheme, host, port, path, query*",
+            "  nearest recorded request (interaction #0) differs in:",
+            "    $.url: recorded 'https://weather.example:443/v1', now 'https://weather.other:443/v1'",
+            "  record it with: pytest test_app.py::TestTools::test_other_host "
+            "--llm-record=new_episodes",
+        ]
+    )
+
+
+def test_extra_cassettes_and_default_cassette_marker(pytester: pytest.Pytester) -> None:
+    folder = pytester.path / "cassettes" / "test_app"
+    _cassette(folder / "shared.yaml", _vcr_chat("shared", "from the shared cassette"))
+    _cassette(folder / "own.yaml", _vcr_chat("own", "from its own cassette"))
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.mark.vcr("shared.yaml")
+@pytest.mark.default_cassette("own")
+def test_both():
+    assert chat("own") == "from its own cassette"
+    assert chat("shared") == "from the shared cassette"
+""",
+    )
+    pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
+    assert not (folder / "test_both.yaml").exists()
+
+
+def test_vcr_config_filters_and_hooks_shape_what_is_recorded(
+    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
+    pytester.makeconftest(
+        """
+import pytest
+
+
+def drop_health(request):
+    return None if request.path.endswith("/health") else request
+
+
+def trim_answer(response):
+    response["headers"].pop("x-request-id", None)
+    return response
+
+
+@pytest.fixture
+def vcr_config():
+    return {
+        "filter_headers": [("x-team", "redacted"), "x-trace"],
+        "filter_query_parameters": ["token"],
+        "filter_post_data_parameters": ["user"],
+        "before_record_request": drop_health,
+        "before_record_response": trim_answer,
+        "ignore_localhost": False,
+    }
+"""
+    )
+    inner_file(
+        pytester,
+        """
+import httpx
+
+client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+
+
+@pytest.mark.vcr
+def test_app():
+    headers = {"x-team": "blue", "x-trace": "t-1"}
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "hi"}],
+        user="alice@example.com",
+        extra_headers=headers,
+        extra_query={"token": "tok-secret"},
+    )
+    assert reply.choices[0].message.content
+""",
+    )
+    recorded = pytester.runpytest(NO_RECORDING, "--record-mode=once")
+    recorded.assert_outcomes(passed=1)
+    path = pytester.path / "cassettes" / "test_app" / "test_app.yaml"
+    text = path.read_text()
+    assert text.startswith("# pytest-llm cassette")  # written in pytest-llm's format
+    stored = yaml.safe_load(text)["interactions"]
+    assert len(stored) == 1
+    request = stored[0]["request"]
+    assert request["headers"]["x-team"] == "redacted"
+    assert "x-trace" not in request["headers"]
+    assert "user" not in request["body"]
+    assert "tok-secret" not in text and "alice@example.com" not in text
+    assert "x-request-id" not in stored[0]["response"]["headers"]
+
+    provider.stop()  # offline: the replay needs nothing but the file
+    pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
+
+
+def test_ignore_hosts_stay_live_and_before_record_request_can_drop_requests(
+    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
+    pytester.makeconftest(
+        """
+import pytest
+
+
+@pytest.fixture
+def vcr_config():
+    return {
+        "ignore_hosts": ["127.0.0.1"],
+        "before_record_request": lambda r: None if "skip" in r.uri else r,
+    }
+"""
+    )
+    inner_file(
+        pytester,
+        """
+import httpx
+
+
+@pytest.mark.vcr
+def test_live_only():
+    base = os.environ["FAKE_OPENAI_BASE_URL"]
+    assert httpx.get(base.replace("/v1", "/health")).status_code == 404  # the live answer
+""",
+    )
+    pytester.runpytest(NO_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
+    assert not (pytester.path / "cassettes" / "test_app" / "test_live_only.yaml").exists()
+
+
+def test_unknown_vcr_config_keys_are_warned_about_once_each(pytester: pytest.Pytester) -> None:
+    folder = pytester.path / "cassettes" / "test_app"
+    for name in ("test_a", "test_b", "test_c"):
+        _cassette(folder / f"{name}.yaml", _vcr_chat("hi", "Hello!"))
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.fixture
+def vcr_config():
+    return {"serializer": "yaml", "record_on_exception": False, "match_on": ["method", "mine"]}
+
+
+@pytest.mark.vcr
+def test_a():
+    assert chat("hi") == "Hello!"
+
+
+@pytest.mark.vcr
+def test_b():
+    assert chat("hi") == "Hello!"
+
+
+@pytest.mark.vcr
+def test_c():
+    assert chat("hi") == "Hello!"
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(passed=3, warnings=3)
+    out = result.stdout.str()
+    for key in ("serializer", "record_on_exception", "match_on=mine"):
+        assert out.count(f"vcr_config key '{key}' is not supported and is ignored") == 1, key
+
+
+def test_with_pytest_recording_loaded_pytest_llm_leaves_vcr_to_it(
+    pytester: pytest.Pytester,
+) -> None:
+    inner_file(
+        pytester,
+        """
+def test_plain():
+    pass
+""",
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["pytest-llm: pytest-recording is loaded and serves the vcr marker and fixtures;*"]
+    )
+    alone = pytester.runpytest(NO_RECORDING)
+    assert "pytest-recording is loaded" not in alone.stdout.str()
+
+
+def test_record_mode_option_is_checked_and_record_mode_in_vcr_config_wins(
+    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
+    inner_file(
+        pytester,
+        """
+client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+
+
+@pytest.mark.vcr(record_mode="once")
+def test_records():
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+""",
+    )
+    bad = pytester.runpytest(NO_RECORDING, "--record-mode=sometimes")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--record-mode: invalid choice: 'sometimes'*"])
+    pytester.runpytest(NO_RECORDING, "--record-mode=none").assert_outcomes(passed=1)
+    assert (pytester.path / "cassettes" / "test_app" / "test_records.yaml").exists()
+
+
+def test_block_network_refuses_a_vcr_test_in_replay_unless_the_host_is_allowed(
+    pytester: pytest.Pytester,
+) -> None:
+    inner_file(
+        pytester,
+        """
+import socket
+
+
+@pytest.mark.vcr
+def test_connects():
+    sock = socket.socket()
+    sock.settimeout(0.05)
+    try:
+        sock.connect(("192.0.2.1", 9))  # TEST-NET: never answers
+    except OSError as exc:
+        print("REFUSED" if "block-network" in str(exc) else "ALLOWED", exc)
+    finally:
+        sock.close()
+""",
+    )
+    blocked = pytester.runpytest(NO_RECORDING, "--block-network", "-s")
+    blocked.stdout.fnmatch_lines(
+        ["*REFUSED pytest-llm: --block-network refused a connection to 192.0.2.1:9; only*"]
+    )
+    allowed = pytester.runpytest(
+        NO_RECORDING, "--block-network", "--allowed-hosts=192\\.0\\.2\\..*", "-s"
+    )
+    allowed.stdout.fnmatch_lines(["*ALLOWED*"])
+
+
+def test_a_conftest_that_configures_vcrpy_still_loads(pytester: pytest.Pytester) -> None:
+    _cassette(pytester.path / "cassettes" / "test_app" / "test_chat.yaml", _vcr_chat("hi", "Hi!"))
+    pytester.makeconftest(
+        """
+SEEN = []
+
+
+def pytest_recording_configure(config, vcr):
+    SEEN.append(vcr)
+"""
+    )
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.mark.vcr
+def test_chat():
+    import conftest
+
+    assert chat("hi") == "Hi!"
+    assert len(conftest.SEEN) == 1
+""",
+    )
+    pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
+
+
+def test_a_broken_vcr_cassette_fails_its_test_with_the_file_and_the_fix(
+    pytester: pytest.Pytester,
+) -> None:
+    folder = pytester.path / "cassettes" / "test_app"
+    folder.mkdir(parents=True)
+    (folder / "test_broken.yaml").write_text("interactions:\n- request: [unclosed\n")
+    _cassette(folder / "test_fine.yaml", _vcr_chat("hi", "Hi!"))
+    inner_file(
+        pytester,
+        CHAT
+        + """
+@pytest.mark.vcr
+def test_broken():
+    chat("hi")
+
+
+@pytest.mark.vcr
+def test_fine():
+    assert chat("hi") == "Hi!"
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*cannot use cassette cassettes/test_app/test_broken.yaml:*not valid YAML*",
+            "*fix: restore it from version control, or re-record the test with "
+            "--record-mode=rewrite*",
+        ]
+    )
+
+
+def test_a_mock_transport_in_a_vcr_test_is_left_to_the_mock(pytester: pytest.Pytester) -> None:
+    _cassette(pytester.path / "cassettes" / "test_app" / "test_tool.yaml", _vcr_chat("hi", "Hi!"))
+    inner_file(
+        pytester,
+        CHAT
+        + """
+import httpx
+
+
+@pytest.mark.vcr
+def test_tool(llm):
+    tool = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=[1])))
+    assert tool.get("https://tools.example/search").json() == [1]
+    assert chat("hi") == "Hi!"
+    assert llm.http == []
+""",
+    )
+    pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
