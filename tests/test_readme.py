@@ -68,3 +68,19 @@ def test_the_quick_start_runs_what_ci_runs() -> None:
     for step in re.findall(r"python -m pip install --quiet (.+)", ci):
         if step != "--upgrade pip":  # CI's own housekeeping
             assert f"pip install {step}" in commands[1]
+
+
+def test_pytest_recordings_names_are_in_the_reference(pytester: pytest.Pytester) -> None:
+    reference = README[README.index("## Reference") : README.index("## Reliability")]
+    # Without pytest-recording (a dev dependency here), pytest-llm serves its names.
+    help_text = pytester.runpytest("-p", "no:recording", "--help").stdout.str()
+    for option in ("--record-mode", "--block-network", "--allowed-hosts"):
+        assert option in help_text
+        assert f"`{option}" in reference, option
+    markers = pytester.runpytest("-p", "no:recording", "--markers").stdout.str()
+    for marker in ("vcr", "default_cassette", "block_network"):
+        assert f"@pytest.mark.{marker}(" in markers
+        assert f"`{marker}(" in reference, marker
+    for fixture in ("vcr", "vcr_config", "vcr_cassette_dir", "default_cassette_name"):
+        assert f"`{fixture}`" in reference, fixture
+    assert "## Coming from pytest-recording" in README
