@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import textwrap
 
@@ -210,11 +211,19 @@ def test_the_json_report_has_stale_fields_on_every_call(
             ask("bye")
         """,
     )
-    pytester.runpytest("--llm-report=report.json").assert_outcomes(passed=1)
+    reports = ("--llm-report=report.json", "--llm-report=report.md", "--llm-report=report.html")
+    pytester.runpytest(*reports).assert_outcomes(passed=1)
     report = json.loads((pytester.path / "report.json").read_text())
     calls = report["tests"][0]["calls"]
     assert [(c["stale"], c["stale_diff"]) for c in calls] == [(True, [PREFIX]), (False, [])]
     assert report["totals"]["stale"] == 1
+    markdown = (pytester.path / "report.md").read_text()
+    assert "### Stale recordings: 1 call(s)" in markdown
+    assert f"- `test_app.py::test_a` call 0 (gpt-4o-mini):\n  - `{PREFIX}`" in markdown
+    assert "re-record: `pytest test_app.py::test_a --llm-record=all`" in markdown
+    page = (pytester.path / "report.html").read_text()
+    assert "<h2>Stale recordings: 1 call(s)</h2>" in page
+    assert f"<li><code>{html.escape(PREFIX)}</code></li>" in page
 
 
 def test_the_stale_section_comes_back_from_xdist_workers(

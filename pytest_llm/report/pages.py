@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_llm.checks.budget import usd
 from pytest_llm.checks.samples import rate_changed
-from pytest_llm.report.figures import drifted_calls
+from pytest_llm.report.figures import drifted_calls, stale_calls
 
 _TEXT_LIMIT = 4000  # characters of an answer shown in a report
 _BUCKETS = 10
@@ -114,6 +114,20 @@ def markdown(document: dict[str, Any]) -> str:
                     )
                 out.append("")
             out += ["</details>", ""]
+    stale = stale_calls(document["tests"])
+    if stale:
+        out += [f"### Stale recordings: {len(stale)} call(s)", ""]
+        out += [
+            "Answered from a recording of a request the code no longer sends; re-record the "
+            "test, or leave the difference out of the key with `ignore=`.",
+            "",
+        ]
+        for test, index, call in stale:
+            out.append(f"- `{_md_cell(test['nodeid'])}` call {index} ({call['model']}):")
+            out += [f"  - `{_md_cell(line)}`" for line in call["stale_diff"]]
+            if test.get("rerecord"):
+                out.append(f"  - re-record: `{_md_cell(test['rerecord'])}`")
+        out.append("")
     rates = _rate_drift(document)
     if rates:
         out += [f"### Pass rate changed against the baseline in {len(rates)} test(s)", ""]
@@ -260,6 +274,22 @@ def page(document: dict[str, Any]) -> str:
                 )
             out.append("</table>")
         out.append("</div>")
+    stale = stale_calls(document["tests"])
+    if stale:
+        out.append(f"<h2>Stale recordings: {len(stale)} call(s)</h2>")
+        out.append(
+            '<p class="meta">Answered from a recording of a request the code no longer sends; '
+            "re-record the test, or leave the difference out of the key with ignore=.</p><ul>"
+        )
+        for test, index, call in stale:
+            lines = "".join(f"<li><code>{e(line)}</code></li>" for line in call["stale_diff"])
+            again = test.get("rerecord")
+            rerecord = f"<li>re-record: <code>{e(again)}</code></li>" if again else ""
+            out.append(
+                f"<li><code>{e(test['nodeid'])}</code> call {index} ({e(str(call['model']))})"
+                f"<ul>{lines}{rerecord}</ul></li>"
+            )
+        out.append("</ul>")
     rates = _rate_drift(document)
     if rates:
         out.append(f"<h2>Pass rate changed against the baseline in {len(rates)} test(s)</h2><ul>")
