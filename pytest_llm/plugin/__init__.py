@@ -253,10 +253,8 @@ class _Hooks:
             + (", network blocked" if run.block_network else "")
         ]
         if not self.vcr:
-            lines.append(
-                "pytest-llm: pytest-recording is loaded and serves the vcr marker and fixtures; "
-                "run with -p no:recording to replay those tests with pytest-llm"
-            )
+            # Short: a header line longer than the terminal wraps (-p no:recording hands over).
+            lines.append("pytest-llm: pytest-recording is loaded and serves the vcr marker")
         return lines
 
     @pytest.hookimpl(trylast=True)
