@@ -509,3 +509,39 @@ def test_tool(llm):
 """,
     )
     pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
+
+
+def test_vcr_keys_follow_vcrpys_matchers() -> None:
+    from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
+
+    def call(prompt: str, path: str = "/v1/chat/completions", query: str = "") -> Any:
+        body = {"model": "m", "messages": [{"role": "user", "content": prompt}], "user": None}
+        return view_of_call("post", path, query, body, {"X-Team": "a", "Content-Length": "9"})
+
+    default = VcrSpec()
+    # Body-blind by default: another prompt is the same request to vcrpy.
+    assert vcr_key(call("a"), default) == vcr_key(call("b"), default)
+    assert vcr_key(call("a"), default) != vcr_key(call("a", path="/v1/responses"), default)
+    with_body = VcrSpec(("method", "path", "body"))
+    assert vcr_key(call("a"), with_body) != vcr_key(call("b"), with_body)
+    assert vcr_key(call("a", query="x=1&y=2"), VcrSpec(("uri",))) == vcr_key(
+        call("a", query="y=2&x=1"), VcrSpec(("uri",))
+    )
+
+    def get(url: str, team: str = "a") -> Any:
+        return view_of_plain("GET", url, {}, {"x-team": team})
+
+    assert vcr_key(get("https://h.example/p?a=1"), default) != vcr_key(
+        get("https://other.example/p?a=1"), default
+    )
+    assert vcr_key(get("https://h.example/p"), default) == vcr_key(
+        get("https://h.example:443/p"), default
+    )
+    headers = VcrSpec(("method", "headers"))
+    assert vcr_key(get("https://h.example/p"), headers) != vcr_key(
+        get("https://h.example/p", team="b"), headers
+    )
+    # A model call and a plain request never share a key.
+    assert vcr_key(call("a"), VcrSpec(("method",))) != vcr_key(
+        get("https://h/"), VcrSpec(("method",))
+    )
