@@ -10,9 +10,11 @@ and exactly the two changed tests are listed as stale.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
+import shlex
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -126,6 +128,19 @@ def _section(result: pytest.RunResult, title: str) -> str:
     return "\n".join(lines[start:end])
 
 
+def _per_test(section: str) -> dict[str, str]:
+    """The stale section's lines under each test id (ids are the lines indented by two)."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in section.splitlines()[1:]:
+        if re.fullmatch(r"  \S+::\S+", line):
+            current = line.strip()
+            blocks[current] = ""
+        elif current is not None:
+            blocks[current] += line.strip() + "\n"
+    return blocks
+
+
 def _failure_sections(result: pytest.RunResult) -> dict[str, str]:
     """Each failed test's report section, by the name pytest prints in its `___ name ___` line."""
     sections: dict[str, str] = {}
@@ -147,6 +162,14 @@ def _load(path: Path) -> dict[str, Any]:
     return loaded
 
 
+def _vcrpy_json(response: dict[str, Any]) -> Any:
+    """The JSON body of a response as vcrpy stored it: the bytes as sent, maybe gzipped."""
+    body = response["body"]["string"]
+    if isinstance(body, bytes) and body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
 def _hashes(root: Path) -> dict[str, tuple[str, int]]:
     return {
         str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
@@ -162,7 +185,7 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Phase 1: pytest-recording records, pytest-llm is loaded too and leaves vcr to it.
-    result = project.runpytest_subprocess("--record-mode=once", *ORDERED)
+    result = project.runpytest("--record-mode=once", *ORDERED)
     result.assert_outcomes(passed=len(NODEIDS))
     cassettes = project.path / "cassettes"
     found = {str(p.relative_to(cassettes)): p for p in cassettes.rglob("*.yaml")}
@@ -186,17 +209,20 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     _edit(project.path / "llm_app.py", "SUMMARY_MAX_TOKENS = 256", "SUMMARY_MAX_TOKENS = 1024")
 
     # Phase 3: nothing can answer, no key, pytest-recording not loaded.
+    port = int(inner_env.url.rsplit(":", 1)[1])
     inner_env.stop()
     tool.stop()
     without_keys(monkeypatch)
     offline = ("-p", "no:recording", "--block-network", *ORDERED)
-    result = project.runpytest_subprocess(*offline, "--llm-report=r.json")
+    result = project.runpytest(*offline, "--llm-report=r.json")
     result.assert_outcomes(passed=len(NODEIDS))
     stale = _section(result, "stale recordings")
-    for nodeid in NODEIDS:
-        assert (nodeid in stale) == (nodeid in (PROMPT_CHANGED, DEFAULT_CHANGED)), stale
-    assert DEFAULT_DIFF in stale
-    assert any(PROMPT_DIFF.fullmatch(line.strip()) for line in stale.splitlines()), stale
+    blocks = _per_test(stale)
+    assert sorted(blocks) == sorted([PROMPT_CHANGED, DEFAULT_CHANGED]), stale
+    assert DEFAULT_DIFF in blocks[DEFAULT_CHANGED].splitlines()
+    assert any(PROMPT_DIFF.fullmatch(line) for line in blocks[PROMPT_CHANGED].splitlines()), stale
+    rerecord = re.search(r"re-record: pytest (.+)$", blocks[PROMPT_CHANGED], re.MULTILINE)
+    assert rerecord, stale
     assert len(inner_env.requests) == recorded
 
     report = json.loads((project.path / "r.json").read_text())
@@ -215,7 +241,7 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     assert any(PROMPT_DIFF.fullmatch(line) for line in calls[PROMPT_CHANGED][0]["stale_diff"])
 
     # --llm-strict fails exactly the two, and says why.
-    result = project.runpytest_subprocess(*offline, "--llm-strict")
+    result = project.runpytest(*offline, "--llm-strict")
     result.assert_outcomes(passed=len(NODEIDS) - 2, failed=2)
     failed = sorted(re.findall(r"^FAILED (\S+)", result.stdout.str(), re.MULTILINE))
     assert failed == sorted([PROMPT_CHANGED, DEFAULT_CHANGED])
@@ -231,31 +257,37 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
         '"What is my name?"]',
         '"What is my name?", "Where do I live?"]',
     )
-    port = int(inner_env.url.rsplit(":", 1)[1])
     with_keys(monkeypatch)
     with _SamePortProvider(port) as again:
-        result = project.runpytest_subprocess(
+        result = project.runpytest(
             "-p", "no:recording", "--record-mode=new_episodes", "test_chat.py::TestConversation"
         )
         result.assert_outcomes(passed=1)
         assert [r.body["messages"][-1]["content"] for r in again.requests] == ["Where do I live?"]
-    converted = _load(turns)
-    interactions = converted["interactions"]
-    assert [i.get("key") is not None for i in interactions] == [True, True, True]
-    assert [i["provider"] for i in interactions] == ["openai"] * 3
-    last_turns = [i["request"]["body"]["messages"][-1]["content"] for i in interactions]
-    assert last_turns == ["Hi, I am Ada.", "What is my name?", "Where do I live?"]
-    recorded_answers = [
-        json.loads(i["response"]["body"]["string"])["choices"][0]["message"]["content"]
-        for i in before
-    ]  # vcrpy's YAML gives the body as text when it is UTF-8
-    kept_answers = [i["response"]["body"]["choices"][0]["message"]["content"] for i in interactions]
-    assert kept_answers[:2] == recorded_answers
-    assert OPENAI_KEY not in turns.read_text()
+        interactions = _load(turns)["interactions"]
+        assert [i.get("key") is not None for i in interactions] == [True, True, True]
+        assert [i["provider"] for i in interactions] == ["openai"] * 3
+        last_turns = [i["request"]["body"]["messages"][-1]["content"] for i in interactions]
+        assert last_turns == ["Hi, I am Ada.", "What is my name?", "Where do I live?"]
+        answers = [i["response"]["body"]["choices"][0]["message"]["content"] for i in interactions]
+        assert answers[:2] == [
+            _vcrpy_json(i["response"])["choices"][0]["message"]["content"] for i in before
+        ]
+        assert OPENAI_KEY not in turns.read_text()
 
-    # ... and the whole suite still replays offline.
+        # The command the stale section printed re-records the edited prompt.
+        again.reset()
+        result = project.runpytest("-p", "no:recording", *shlex.split(rerecord[1]))
+        result.assert_outcomes(passed=1)
+        assert [r.body["messages"][0]["content"] for r in again.requests] == [
+            "What is the capital of Italy?"
+        ]
+
+    # Offline again: the converted cassettes replay, and only the library default is stale.
     without_keys(monkeypatch)
-    project.runpytest_subprocess(*offline).assert_outcomes(passed=len(NODEIDS))
+    result = project.runpytest(*offline, "--llm-strict")
+    result.assert_outcomes(passed=len(NODEIDS) - 1, failed=1)
+    assert re.findall(r"^FAILED (\S+)", result.stdout.str(), re.MULTILINE) == [DEFAULT_CHANGED]
 
 
 def _vcrpy_cassette(path: Path, uri: str, prompt: str, answer: str) -> None:
@@ -353,13 +385,13 @@ def test_an_unknown_vcr_config_key_is_warned_about_once_and_a_miss_names_method_
     _vcrpy_cassette(cassettes / "test_two.yaml", DEAD + "/chat/completions", "two", "second")
     # test_three's cassette holds a chat call; the test asks for embeddings.
     _vcrpy_cassette(cassettes / "test_three.yaml", DEAD + "/chat/completions", "x", "y")
-    result = pytester.runpytest_subprocess("-p", "no:recording", *ORDERED)
+    result = pytester.runpytest("-p", "no:recording", *ORDERED)
     result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str() + result.stderr.str()
     assert output.count("path_transformer") == 1, output
-    assert "filter_headers" not in output  # honoured keys are not warned about
+    assert "'filter_headers'" not in output  # honoured keys are not warned about
     failure = _failure_sections(result)["test_three"]
-    assert "POST" in failure and DEAD + "/embeddings" in failure, failure
+    assert f"POST {DEAD}/embeddings" in failure, failure
 
 
 CORPUS_OFFLINE = """
@@ -509,6 +541,6 @@ def test_the_corpus_replays_in_place_under_the_vcr_fixture(
         name = "test_" + re.sub(r"\W", "_", folder)
         pytester.makepyfile(**{name: module + "".join(tests)})
     before = _hashes(CORPUS)
-    result = pytester.runpytest_subprocess("-p", "no:recording", "--record-mode=none")
+    result = pytester.runpytest("-p", "no:recording", "--record-mode=none")
     assert _hashes(CORPUS) == before
     result.assert_outcomes(passed=len(files))
