@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import shlex
 import textwrap
@@ -65,6 +66,9 @@ CASSETTES = {
 
 # Every inner run: test order as written (a test reads the cassette an earlier one recorded).
 ORDERED = ("-p", "no:randomly")
+
+# Nothing listens on the discard port: a request that is not replayed cannot be answered.
+DEAD = "http://127.0.0.1:9/v1"
 
 
 class _SamePortProvider(FakeProvider):
@@ -185,6 +189,8 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Phase 1: pytest-recording records, pytest-llm is loaded too and leaves vcr to it.
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    monkeypatch.setenv("PYTEST_ADDOPTS", addopts.replace("-p no:recording", ""))
     result = project.runpytest("--record-mode=once", *ORDERED)
     result.assert_outcomes(passed=len(NODEIDS))
     cassettes = project.path / "cassettes"
@@ -213,6 +219,9 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     inner_env.stop()
     tool.stop()
     without_keys(monkeypatch)
+    # The Anthropic module matches on method and path only: its recordings answer whatever
+    # host and port the client is pointed at.
+    monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", DEAD.removesuffix("/v1"))
     offline = ("-p", "no:recording", "--block-network", *ORDERED)
     result = project.runpytest(*offline, "--llm-report=r.json")
     result.assert_outcomes(passed=len(NODEIDS))
@@ -237,6 +246,7 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
             assert flags and not any(flags), (nodeid, calls[nodeid])
             assert all(call["stale_diff"] == [] for call in calls[nodeid])
     assert len(calls["test_chat.py::test_weather_tool_loop"]) == 2
+    assert not calls.get("test_shared.py::test_no_vcr_at_all")  # it takes no part
     assert DEFAULT_DIFF in calls[DEFAULT_CHANGED][0]["stale_diff"]
     assert any(PROMPT_DIFF.fullmatch(line) for line in calls[PROMPT_CHANGED][0]["stale_diff"])
 
@@ -274,6 +284,20 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
             _vcrpy_json(i["response"])["choices"][0]["message"]["content"] for i in before
         ]
         assert OPENAI_KEY not in turns.read_text()
+
+        # rewrite starts a vcr cassette over, in pytest-llm's format.
+        again.reset()
+        monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", again.anthropic_base_url)
+        spring = project.path / "cassettes" / "test_anthropic_match" / "test_haiku[spring].yaml"
+        result = project.runpytest(
+            "-p", "no:recording", "--record-mode=rewrite", "test_anthropic_match.py::test_haiku"
+        )
+        result.assert_outcomes(passed=2)
+        assert len(again.requests) == 2
+        rewritten = _load(spring)["interactions"]
+        assert [(i["provider"], i.get("key") is not None) for i in rewritten] == [
+            ("anthropic", True)
+        ]
 
         # The command the stale section printed re-records the edited prompt.
         again.reset()
@@ -328,9 +352,6 @@ def _vcrpy_cassette(path: Path, uri: str, prompt: str, answer: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cassette))
 
-
-# Nothing listens on the discard port: a request that is not replayed cannot be answered.
-DEAD = "http://127.0.0.1:9/v1"
 
 CONFIG_PROJECT = """
 import os
