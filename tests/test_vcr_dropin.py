@@ -232,7 +232,6 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     assert any(PROMPT_DIFF.fullmatch(line) for line in blocks[PROMPT_CHANGED].splitlines()), stale
     rerecord = re.search(r"re-record: pytest (.+)$", blocks[PROMPT_CHANGED], re.MULTILINE)
     assert rerecord, stale
-    assert len(inner_env.requests) == recorded
 
     report = json.loads((project.path / "r.json").read_text())
     calls = {test["nodeid"]: test["calls"] for test in report["tests"]}
