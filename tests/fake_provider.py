@@ -444,7 +444,10 @@ _BUILDERS = {
 class FakeProvider:
     """Fake OpenAI + Anthropic API on 127.0.0.1, served from a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        # 0: a free port. A test that restarts a provider passes the old one, so that
+        # recorded URLs (which vcrpy matches on, port included) still point at it.
+        self.port = port
         self.requests: list[RecordedRequest] = []
         # What the "served" model id appends to the requested one; a test may change it to
         # play a provider that moved an alias to a new snapshot.
@@ -458,7 +461,7 @@ class FakeProvider:
         self._connections: set[socket.socket] = set()
 
     def start(self) -> FakeProvider:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
         self._server.provider = self
         serve = self._server.serve_forever
         threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()

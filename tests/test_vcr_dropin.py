@@ -17,12 +17,10 @@ import os
 import re
 import shlex
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import fake_provider
 import pytest
 import yaml
 from fake_provider import FakeProvider
@@ -69,23 +67,6 @@ ORDERED = ("-p", "no:randomly")
 
 # Nothing listens on the discard port: a request that is not replayed cannot be answered.
 DEAD = "http://127.0.0.1:9/v1"
-
-
-class _SamePortProvider(FakeProvider):
-    """The fake provider started again on the port it had: recorded URIs keep matching."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self._port = port
-
-    def start(self) -> FakeProvider:
-        """Serve on the given port instead of a free one."""
-        server = fake_provider._Server(("127.0.0.1", self._port), fake_provider._Handler)
-        server.provider = self
-        self._server = server
-        serve = server.serve_forever
-        threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
 
 
 @pytest.fixture
@@ -267,7 +248,7 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
         '"What is my name?", "Where do I live?"]',
     )
     with_keys(monkeypatch)
-    with _SamePortProvider(port) as again:
+    with FakeProvider(port=port) as again:
         result = project.runpytest(
             "-p", "no:recording", "--record-mode=new_episodes", "test_chat.py::TestConversation"
         )
