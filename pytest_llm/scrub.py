@@ -75,7 +75,8 @@ class Scrubber:
     def __init__(self, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
         self.secret_headers = SECRET_HEADERS | {h.strip().lower() for h in headers if h.strip()}
         self.patterns = [re.compile(p) for p in patterns if p]
-        self._known: list[str] = []
+        self._known: list[str] = []  # only ever grows (see remember)
+        self._by_length: list[str] = []  # _known, longest first
         self.filters = Filters()
 
     def with_filters(self, filters: Filters) -> Scrubber:
@@ -100,15 +101,18 @@ class Scrubber:
         """
         found: list[str] = []
         for name, value in headers:
-            if name.lower() in self.secret_headers and name.lower() not in ("cookie", "set-cookie"):
+            lower = name.lower()
+            if lower in self.secret_headers and lower not in ("cookie", "set-cookie"):
                 token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
                 found.append(token.strip())
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
             if name.lower() in SECRET_QUERY:
                 found.append(value)
         self.remember(found)
         # Longest first, so a key is never half-replaced by a shorter one inside it.
-        return sorted(self._known, key=len, reverse=True)
+        if len(self._by_length) != len(self._known):
+            self._by_length = sorted(self._known, key=len, reverse=True)
+        return list(self._by_length)
 
     def headers(self, headers: Iterable[tuple[str, str]], secrets: list[str]) -> dict[str, str]:
         """The headers worth keeping, secrets and noise removed."""

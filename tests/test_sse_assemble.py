@@ -21,6 +21,7 @@ from pytest_llm.providers.sse import (
     SSEDecoder,
     looks_like_sse,
     parse_sse,
+    render_sse_chunks,
     render_sse_event,
     render_sse_events,
 )
@@ -199,6 +200,37 @@ def test_render_lone_surrogate_stays_escaped() -> None:
     wire = render_sse_event(event)
     assert wire == b'data: {"text":"\\ud83d"}\n\n'
     assert parse_sse(wire.decode()) == [event]
+
+
+MIXED_EVENTS: list[dict[str, Any]] = [
+    {"event": "message_start", "data": {"type": "message_start", "n": 1.0, "z": None}},
+    {"data": {"choices": [{"delta": {"content": "é 🦅\n\u2028"}}]}},
+    {"event": "ping", "data": {"type": "ping"}},
+    {"data": "[DONE]"},
+    {"event": "e", "data": {"a": [1, 2]}, "id": "abc", "retry": 250},
+    {"event": "only"},
+    {"data": []},
+    {"event": "x", "data": {"text": "\ud83d"}},
+]
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, len(MIXED_EVENTS)])
+def test_stream_rendered_at_once_is_each_event_rendered(count: int) -> None:
+    events = MIXED_EVENTS[:count]
+    assert render_sse_chunks(events) == [render_sse_event(e) for e in events]
+
+
+def test_stream_holding_the_separator_text_still_renders_each_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stream's data are encoded together and cut at a random text; data that hold that
+    # very text must not shift the cut.
+    monkeypatch.setattr("pytest_llm.providers.sse.secrets.token_hex", lambda n: "cafe")
+    events = [{"data": {"a": ["x", "cafe", "y"]}}, {"event": "b", "data": ["cafe"]}]
+    assert render_sse_chunks(events) == [
+        b'data: {"a":["x","cafe","y"]}\n\n',
+        b'event: b\ndata: ["cafe"]\n\n',
+    ]
 
 
 def test_render_rejects_line_break_in_event_name() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from pytest_llm._version import __version__
 from pytest_llm.providers import Endpoint
 from pytest_llm.providers.assemble import assemble
-from pytest_llm.providers.sse import render_sse_event
+from pytest_llm.providers.sse import render_sse_chunks
 
 # Statuses whose retry the SDKs schedule from retry-after headers (or back off on their own).
 _RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -140,7 +140,7 @@ def replay_events(interaction: dict[str, Any]) -> list[bytes]:
         entry = _RENDERED.get(id(events))
     if entry is not None and entry[0] is events:
         return list(entry[1])
-    chunks = [render_sse_event(event) for event in events]
+    chunks = render_sse_chunks(events)
     with _RENDERED_LOCK:
         if len(_RENDERED) >= _RENDERED_MAX:
             del _RENDERED[next(iter(_RENDERED))]

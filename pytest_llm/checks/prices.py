@@ -93,21 +93,34 @@ def candidates(model: str) -> list[str]:
     return names
 
 
+# Model ids whose row a table remembers: far above the models of one suite, and a bound
+# against a suite that sends generated ids.
+_MAX_REMEMBERED = 4096
+
+
 class PriceTable:
     """Models by name, with the lookup rules of `candidates`."""
 
     def __init__(self, models: dict[str, ModelInfo]) -> None:
         self.models = models
+        # Every replayed call is priced for the summary, mostly under a handful of model
+        # ids: each id's row is found once (the table never changes: `merged` makes a new one).
+        self._found: dict[str, ModelInfo | None] = {}
 
     def lookup(self, model: str | None) -> ModelInfo | None:
         """The row for a model id, or None when the model is unknown."""
         if not model:
             return None
-        for name in candidates(model):
-            info = self.models.get(name)
-            if info is not None:
-                return info
-        return None
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
+        found = next(
+            (self.models[n] for n in candidates(model) if self.models.get(n) is not None), None
+        )
+        if len(self._found) < _MAX_REMEMBERED:
+            self._found[model] = found
+        return found
 
     def cost(self, model: str | None, usage: Usage, *, cache_write_tokens: int = 0) -> float | None:
         """USD for a call, or None when the model has no known price."""

@@ -5,9 +5,17 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import secrets
 from typing import Any
 
-__all__ = ["SSEDecoder", "looks_like_sse", "parse_sse", "render_sse_event", "render_sse_events"]
+__all__ = [
+    "SSEDecoder",
+    "looks_like_sse",
+    "parse_sse",
+    "render_sse_chunks",
+    "render_sse_event",
+    "render_sse_events",
+]
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 _SSE_START = re.compile(r"(?:data|event|id|retry):|:")
@@ -170,7 +178,64 @@ def render_sse_event(event: dict[str, Any]) -> bytes:
 
 def render_sse_events(events: list[dict[str, Any]]) -> bytes:
     """Render a whole stream body."""
-    return b"".join(render_sse_event(event) for event in events)
+    return b"".join(render_sse_chunks(events))
+
+
+# What `json.dumps(data, ensure_ascii=False, separators=(",", ":"))` does, without building
+# an encoder at every call.
+_ENCODE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_PLAIN_FIELDS = frozenset({"event", "data"})
+
+
+def render_sse_chunks(events: list[dict[str, Any]]) -> list[bytes]:
+    """Each event's wire bytes, as `render_sse_event` renders it, for a whole stream at once.
+
+    A replayed stream is mostly `event:` + JSON `data:`; encoding all the data in one
+    call instead of one per event makes rendering a stream about three times faster.
+    Anything else (text data, `id`, `retry`, odd names) goes through `render_sse_event`.
+    """
+    plain = [_is_plain(event) for event in events]
+    texts = _encode_all([event["data"] for event, fast in zip(events, plain, strict=True) if fast])
+    if texts is None:
+        return [render_sse_event(event) for event in events]
+    chunks: list[bytes] = []
+    text = iter(texts)
+    for event, fast in zip(events, plain, strict=True):
+        if not fast:
+            chunks.append(render_sse_event(event))
+        elif "event" in event:
+            chunks.append(f"event: {event['event']}\ndata: {next(text)}\n\n".encode())
+        else:
+            chunks.append(f"data: {next(text)}\n\n".encode())
+    return chunks
+
+
+def _is_plain(event: dict[str, Any]) -> bool:
+    """Whether `event` is JSON data with at most a one-line text name."""
+    if type(event.get("data")) not in (dict, list) or not _PLAIN_FIELDS.issuperset(event):
+        return False
+    name = event.get("event", "")
+    return type(name) is str and "\n" not in name and "\r" not in name
+
+
+def _encode_all(values: list[Any]) -> list[str] | None:
+    """Each value's compact JSON, from one encoder call; None when one is not plain UTF-8.
+
+    The values are encoded as one list with a random text between them, then cut at it: a
+    value holding that text itself makes more parts than values, and is caught.
+    """
+    if not values:
+        return []
+    mark = secrets.token_hex(8)
+    spaced: list[Any] = [mark] * (2 * len(values) - 1)
+    spaced[::2] = values
+    try:
+        joined = _ENCODE_JSON(spaced)
+        joined.encode("utf-8")  # lone surrogates: render_sse_event keeps them as escapes
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
+        return None
+    texts = joined[1:-1].split(f',"{mark}",')
+    return texts if len(texts) == len(values) else None
 
 
 def looks_like_sse(text: str) -> bool:
