@@ -314,3 +314,101 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path) -> None:
 
 def test_trim_of_a_missing_folder_removes_nothing(tmp_path: Path) -> None:
     assert load_cache.trim(tmp_path / "missing") == 0
+
+
+def _current_cassette(tmp_path: Path, count: int = 3) -> Path:
+    path = tmp_path / "cassettes" / "current.yaml"
+    recorded = [
+        dict(INTERACTIONS[0], recorded_at="2025-01-01T00:00:00+00:00", key=f"k{n}")
+        for n in range(count)
+    ]
+    store.write_atomic(path, store.dumps(store.document(recorded)))
+    assert store.is_current_format(path.read_bytes())
+    return path
+
+
+def _forge(entry: Path, value: list[dict[str, Any]]) -> None:
+    """Replace an entry's payload by `value`, with a valid digest (as only a writer would)."""
+    raw = entry.read_bytes()
+    header = raw[: raw.index(b"\n", len(load_cache.MAGIC)) + 1]
+    payload = json.dumps(value).encode()
+    entry.write_bytes(header + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+
+
+def test_a_cassette_of_this_version_is_read_from_its_cached_copy_the_second_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    path = _current_cassette(tmp_path)
+    load_cache.configure(tmp_path / "cache")
+    first = store.read(path)
+    (entry,) = entries(tmp_path / "cache")
+    assert store.read(path) == first
+    # The second read is the entry's: what it holds is what the read returns.
+    _forge(entry, [dict(first[0], key="from-the-cache")])
+    assert [i["key"] for i in store.read(path) or []] == ["from-the-cache"]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_broken_entry_of_a_cassette_of_this_version_falls_back_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: int
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    path = _current_cassette(tmp_path)
+    load_cache.configure(tmp_path / "cache")
+    expected = store.read(path)
+    (entry,) = entries(tmp_path / "cache")
+    entry.write_bytes(_corrupt(entry.read_bytes())[case])
+    assert store.read(path) == expected
+    assert load_cache.read_entry(entry, entry.name.removesuffix(load_cache.SUFFIX)) == expected
+
+
+def test_an_edited_cassette_of_this_version_is_never_served_its_old_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    path = _current_cassette(tmp_path)
+    load_cache.configure(tmp_path / "cache")
+    store.read(path)
+    path.write_text(path.read_text().replace("key: k0", "key: edited"), encoding="utf-8")
+    assert [i["key"] for i in store.read(path) or []] == ["edited", "k1", "k2"]
+    assert len(entries(tmp_path / "cache")) == 2
+
+
+@pytest.mark.parametrize("ci", ["true", "1", "True"])
+def test_in_ci_a_cassette_of_this_version_is_read_directly_and_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: str
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    path = _current_cassette(tmp_path)
+    load_cache.configure(tmp_path / "cache")
+    assert [i["key"] for i in store.read(path) or []] == ["k0", "k1", "k2"]
+    assert entries(tmp_path / "cache") == []
+    # A CI that keeps a cache directory names it, and gets the copies.
+    monkeypatch.setenv("PYTEST_LLM_LOAD_CACHE", str(tmp_path / "kept"))
+    store.read(path)
+    assert len(entries(tmp_path / "kept")) == 1
+
+
+@pytest.mark.parametrize("value", ["", "false", "0", "no"])
+def test_a_ci_variable_that_says_no_keeps_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CI", value)
+    load_cache.configure(tmp_path / "cache")
+    store.read(_current_cassette(tmp_path))
+    assert len(entries(tmp_path / "cache")) == 1
+
+
+def test_a_cassette_of_this_version_that_the_fast_reader_leaves_is_cached_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    path = _current_cassette(tmp_path)
+    # A tag: the fast reader leaves the file to the hardened loader.
+    path.write_text(path.read_text().replace("key: k0", "key: !!str k0"), encoding="utf-8")
+    load_cache.configure(tmp_path / "cache")
+    assert [i["key"] for i in store.read(path) or []] == ["k0", "k1", "k2"]
+    (entry,) = entries(tmp_path / "cache")
+    _forge(entry, [])
+    assert store.read(path) == []

@@ -3,7 +3,9 @@
 The YAML of a cassette is parsed once per version of the file. The parse result is kept as
 JSON in a cache directory (by default `.pytest_cache/d/pytest-llm/`), under the SHA-256 of
 the file's bytes together with the pytest-llm version and the parser's own source file. So
-an edited cassette, a new release or an edited loader never reads an old entry.
+an edited cassette, a new release or an edited loader never reads an old entry. Cassettes
+of this version's format, which load fast without it, are cached too, except in CI
+(`caches_current_format`).
 
 An entry is never trusted blindly. It must start with this module's header, name the same
 source hash, and carry the SHA-256 of its JSON payload. The payload must parse as JSON
@@ -62,6 +64,24 @@ def directory() -> Path | None:
     if value is not None:
         return Path(value) if value else None
     return _directory
+
+
+# Values of the `CI` variable that say "not in CI" (CI services set it to `true`).
+_NOT_CI = ("", "0", "false", "no")
+
+
+def caches_current_format() -> bool:
+    """Whether cassettes in this version's format are cached too (earlier ones always are).
+
+    Their cached copy loads in about half the time of the fast reader, but writing it costs
+    about as much as a `json.load` more, once per version of the file. A developer's next
+    run reads it back; a CI job (the `CI` variable set, as CI services do) starts from a
+    fresh clone and an empty cache, so there the copy is neither written nor looked for,
+    unless `PYTEST_LLM_LOAD_CACHE` names a cache directory (a CI that keeps one).
+    """
+    if os.environ.get("PYTEST_LLM_LOAD_CACHE"):
+        return True
+    return os.environ.get("CI", "").strip().lower() in _NOT_CI
 
 
 def load(
