@@ -412,3 +412,22 @@ def test_a_cassette_of_this_version_that_the_fast_reader_leaves_is_cached_too(
     (entry,) = entries(tmp_path / "cache")
     _forge(entry, [])
     assert store.read(path) == []
+
+
+def test_a_read_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    path = _current_cassette(tmp_path)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\ninteractions: [\n", encoding="utf-8")
+    assert gc.isenabled()
+    try:
+        assert store.read(path)
+        with pytest.raises(store.CassetteError):
+            store.read(broken)
+        assert gc.isenabled()
+        gc.disable()
+        store.read(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

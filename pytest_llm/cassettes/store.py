@@ -21,6 +21,7 @@ kept by `load_cache`, as it is slow. The fast reader's result is kept too, excep
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
@@ -614,8 +615,32 @@ def _check_plain_request(request: dict[str, Any]) -> str:
     return ""
 
 
+@contextlib.contextmanager
+def _without_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a cassette is turned into objects.
+
+    A load makes hundreds of thousands of dicts and lists and no cycle, and each batch of
+    new containers triggers a collection, which walks the whole heap: in a process that
+    already holds a few cassettes (a test session), these walks took two thirds of a cold
+    load (0.58 s of a 1,000-stream cassette against 0.21 s paused).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def read(path: Path) -> list[dict[str, Any]] | None:
     """The interactions stored at `path`, or None when there is no file."""
+    with _without_collection():
+        return _read(path)
+
+
+def _read(path: Path) -> list[dict[str, Any]] | None:
     try:
         raw = _read_bounded(path)
     except FileNotFoundError:
