@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -415,8 +416,6 @@ def test_a_cassette_of_this_version_that_the_fast_reader_leaves_is_cached_too(
 
 
 def test_a_read_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
-    import gc
-
     path = _current_cassette(tmp_path)
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\ninteractions: [\n", encoding="utf-8")
