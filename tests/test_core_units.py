@@ -232,3 +232,22 @@ def test_saving_a_shared_cassette_test_after_test_appends_and_still_merges(
     ours.append(recorded("5"))
     ours.save()  # the file changed behind our back: merged, not appended
     assert [i["key"] for i in store.read(path) or []] == ["1", "2", "3", "4", "5"]
+
+
+def test_scrubbing_a_request_checks_its_raw_json_before_walking_it() -> None:
+    import json as _json
+
+    from pytest_llm.scrub import SCRUBBED, Scrubber
+
+    scrubber = Scrubber()
+    body = {"messages": [{"role": "user", "content": "my key is sk-live-0123456789"}]}
+    raw = _json.dumps(body).encode()
+    secrets = ["sk-live-0123456789"]
+    assert scrubber.request(body, secrets, raw)["messages"][0]["content"] == f"my key is {SCRUBBED}"
+    clean = {"messages": [{"role": "user", "content": "hello"}]}
+    assert scrubber.request(clean, secrets, _json.dumps(clean).encode()) is clean  # no walk
+    # A secret that JSON would escape cannot be looked for in the raw text: the body is walked.
+    odd = 'quote"inside-secret'
+    quoted = {"content": f"x {odd}"}
+    walked = scrubber.request(quoted, [odd], _json.dumps(quoted).encode())
+    assert walked == {"content": f"x {SCRUBBED}"}

@@ -145,6 +145,7 @@ class Recorder:
         *,
         cut: bool = False,
         request: tuple[str, str, list[tuple[str, str]]] = ("POST", "", []),
+        raw: bytes | None = None,
     ) -> Decision:
         """Replay the next recording of this call's key, or say it must go live.
 
@@ -152,10 +153,11 @@ class Recorder:
         recording whose prompt lost a secret or a pattern still matches its call.
         A call whose stream will be cut (`cut`) looks at the next recording without
         using it up: the application's retry is answered by the same recording.
-        `request` (method, URL, headers) is what vcrpy's matching looks at.
+        `request` (method, URL, headers) is what vcrpy's matching looks at; `raw` is the
+        JSON the body was decoded from (it spares a scrub that would find nothing).
         Raises ReplayMiss when the call may not go live.
         """
-        keyed_body = self.scrubber.request(body, secrets)
+        keyed_body = self.scrubber.request(body, secrets, raw)
         spec = self.spec
         if self.vcr is not None:
             method, url, headers = request

@@ -238,6 +238,7 @@ class Interceptor:
             return None
         items = list(headers.multi_items())
         vcr = recorder.vcr
+        raw = content  # the JSON that `body` was decoded from
         if vcr is not None:  # a pytest-recording test: its vcr_config decides what is kept
             if vcr.ignores(str(url.host)):
                 return None
@@ -246,8 +247,9 @@ class Interceptor:
                 return None
             if seen != (str(url), items, content):
                 url, items = type(url)(seen[0]), seen[1]
-                with contextlib.suppress(ValueError):
-                    body = json.loads(seen[2]) if seen[2] != content else body
+                if seen[2] != content:
+                    with contextlib.suppress(ValueError):
+                        body, raw = json.loads(seen[2]), seen[2]
         query = url.query
         query = query.decode() if isinstance(query, bytes) else str(query)
         fault = recorder.take_fault(endpoint, body)
@@ -256,7 +258,12 @@ class Interceptor:
             return PendingCall(recorder, endpoint, Decision("", None), url, items, body, fault)
         secrets = recorder.scrubber.secrets_in(items, query)
         decision = recorder.decide(
-            endpoint, body, secrets, cut=fault is not None, request=(method, str(url), items)
+            endpoint,
+            body,
+            secrets,
+            cut=fault is not None,
+            request=(method, str(url), items),
+            raw=raw,
         )
         return PendingCall(recorder, endpoint, decision, url, items, body, fault)
 
