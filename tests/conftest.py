@@ -17,6 +17,7 @@ import pytest
 import yaml  # noqa: F401
 from fake_provider import FakeProvider
 from kit import with_keys
+from tool_server import ToolServer
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +69,13 @@ def _load_lazy_modules() -> None:
 def provider() -> Iterator[FakeProvider]:
     """A fake OpenAI + Anthropic server of the test's own, so it can be stopped."""
     with FakeProvider() as server:
+        yield server
+
+
+@pytest.fixture
+def tool() -> Iterator[ToolServer]:
+    """A tool server of the test's own, so it can be stopped."""
+    with ToolServer() as server:
         yield server
 
 

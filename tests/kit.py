@@ -58,3 +58,47 @@ def without_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 def all_text(root: Path) -> str:
     """Every file under `root`, concatenated, for secret greps."""
     return "\n".join(p.read_text(errors="replace") for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def vcrpy_chat(prompt: str, answer: str, uri: str = "https://api.openai.com/v1/chat/completions"):
+    """One chat completion exchange in vcrpy's format, as pytest-recording writes it."""
+    import json
+
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
+    reply = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+    return {
+        "request": {
+            "body": json.dumps(body),
+            "headers": {"content-type": ["application/json"]},
+            "method": "POST",
+            "uri": uri,
+        },
+        "response": {
+            "body": {"string": json.dumps(reply)},
+            "headers": {"Content-Type": ["application/json"]},
+            "status": {"code": 200, "message": "OK"},
+        },
+    }
+
+
+def write_vcrpy_cassette(path: Path, *interactions: dict) -> Path:
+    """A cassette file in vcrpy's format holding `interactions`."""
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"interactions": list(interactions), "version": 1}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path

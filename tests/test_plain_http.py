@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -169,13 +168,6 @@ def _no_sockets(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
 """
-
-
-@pytest.fixture
-def tool() -> Iterator[ToolServer]:
-    """A tool server of the test's own, so it can be stopped."""
-    with ToolServer() as server:
-        yield server
 
 
 @pytest.fixture

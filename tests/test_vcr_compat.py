@@ -13,42 +13,9 @@ from typing import Any
 import pytest
 import yaml
 from fake_provider import FakeProvider
+from kit import vcrpy_chat, write_vcrpy_cassette
 
 NO_RECORDING = "-p no:recording"  # pytest-recording is installed here (dev extra): leave it out
-
-
-def _chat_answer(text: str) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-    }
-
-
-def _vcr_chat(prompt: str, answer: str, uri: str = "https://api.openai.com/v1/chat/completions"):
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
-    return {
-        "request": {
-            "body": json.dumps(body),
-            "headers": {"content-type": ["application/json"]},
-            "method": "POST",
-            "uri": uri,
-        },
-        "response": {
-            "body": {"string": json.dumps(_chat_answer(answer))},
-            "headers": {"Content-Type": ["application/json"]},
-            "status": {"code": 200, "message": "OK"},
-        },
-    }
 
 
 def _vcr_get(uri: str, answer: Any) -> dict[str, Any]:
@@ -68,13 +35,6 @@ def inner_file(pytester: pytest.Pytester, body: str) -> Path:
     return path
 
 
-def _cassette(path: Path, *interactions: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"interactions": list(interactions), "version": 1}
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
 CHAT = """
 client = openai.OpenAI(base_url="https://api.openai.com/v1")
 
@@ -90,8 +50,8 @@ def chat(prompt):
 def test_a_vcr_test_replays_its_vcrpy_cassette_in_place_and_reports_the_stale_call(
     pytester: pytest.Pytester,
 ) -> None:
-    cassette = _cassette(
-        pytester.path / "cassettes" / "test_app" / "test_chat.yaml", _vcr_chat("hi", "Hello!")
+    cassette = write_vcrpy_cassette(
+        pytester.path / "cassettes" / "test_app" / "test_chat.yaml", vcrpy_chat("hi", "Hello!")
     )
     before = cassette.read_bytes()
     inner_file(
@@ -128,10 +88,10 @@ def test_chat(vcr, llm):
 def test_match_on_from_vcr_config_answers_in_recorded_order_and_a_miss_says_how_it_matched(
     pytester: pytest.Pytester,
 ) -> None:
-    _cassette(
+    write_vcrpy_cassette(
         pytester.path / "cassettes" / "test_app" / "test_twice.yaml",
-        _vcr_chat("first", "one"),
-        _vcr_chat("second", "two"),
+        vcrpy_chat("first", "one"),
+        vcrpy_chat("second", "two"),
     )
     inner_file(
         pytester,
@@ -166,7 +126,7 @@ def test_default_vcr_matching_keeps_host_and_query_for_plain_http(
 ) -> None:
     folder = pytester.path / "cassettes" / "test_app"
     for name in ("TestTools.test_weather[oslo]", "TestTools.test_other_host"):
-        _cassette(
+        write_vcrpy_cassette(
             folder / f"{name}.yaml",
             _vcr_get("https://weather.example/v1?city=Oslo&units=metric", {"temp": 3}),
         )
@@ -207,8 +167,8 @@ class TestTools:
 
 def test_extra_cassettes_and_default_cassette_marker(pytester: pytest.Pytester) -> None:
     folder = pytester.path / "cassettes" / "test_app"
-    _cassette(folder / "shared.yaml", _vcr_chat("shared", "from the shared cassette"))
-    _cassette(folder / "own.yaml", _vcr_chat("own", "from its own cassette"))
+    write_vcrpy_cassette(folder / "shared.yaml", vcrpy_chat("shared", "from the shared cassette"))
+    write_vcrpy_cassette(folder / "own.yaml", vcrpy_chat("own", "from its own cassette"))
     inner_file(
         pytester,
         CHAT
@@ -329,7 +289,7 @@ def test_live_only():
 def test_unknown_vcr_config_keys_are_warned_about_once_each(pytester: pytest.Pytester) -> None:
     folder = pytester.path / "cassettes" / "test_app"
     for name in ("test_a", "test_b", "test_c"):
-        _cassette(folder / f"{name}.yaml", _vcr_chat("hi", "Hello!"))
+        write_vcrpy_cassette(folder / f"{name}.yaml", vcrpy_chat("hi", "Hello!"))
     inner_file(
         pytester,
         CHAT
@@ -434,7 +394,9 @@ def test_connects():
 
 
 def test_a_conftest_that_configures_vcrpy_still_loads(pytester: pytest.Pytester) -> None:
-    _cassette(pytester.path / "cassettes" / "test_app" / "test_chat.yaml", _vcr_chat("hi", "Hi!"))
+    write_vcrpy_cassette(
+        pytester.path / "cassettes" / "test_app" / "test_chat.yaml", vcrpy_chat("hi", "Hi!")
+    )
     pytester.makeconftest(
         """
 SEEN = []
@@ -465,7 +427,7 @@ def test_a_broken_vcr_cassette_fails_its_test_with_the_file_and_the_fix(
     folder = pytester.path / "cassettes" / "test_app"
     folder.mkdir(parents=True)
     (folder / "test_broken.yaml").write_text("interactions:\n- request: [unclosed\n")
-    _cassette(folder / "test_fine.yaml", _vcr_chat("hi", "Hi!"))
+    write_vcrpy_cassette(folder / "test_fine.yaml", vcrpy_chat("hi", "Hi!"))
     inner_file(
         pytester,
         CHAT
@@ -492,7 +454,9 @@ def test_fine():
 
 
 def test_a_mock_transport_in_a_vcr_test_is_left_to_the_mock(pytester: pytest.Pytester) -> None:
-    _cassette(pytester.path / "cassettes" / "test_app" / "test_tool.yaml", _vcr_chat("hi", "Hi!"))
+    write_vcrpy_cassette(
+        pytester.path / "cassettes" / "test_app" / "test_tool.yaml", vcrpy_chat("hi", "Hi!")
+    )
     inner_file(
         pytester,
         CHAT

@@ -17,14 +17,22 @@ import os
 import re
 import shlex
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from fake_provider import FakeProvider
-from kit import ANTHROPIC_KEY, CORPUS, OPENAI_KEY, all_text, with_keys, without_keys
+from kit import (
+    ANTHROPIC_KEY,
+    CORPUS,
+    OPENAI_KEY,
+    all_text,
+    vcrpy_chat,
+    with_keys,
+    without_keys,
+    write_vcrpy_cassette,
+)
 from tool_server import ToolServer
 
 PROJECT = Path(__file__).parent / "vcr_project"
@@ -67,13 +75,6 @@ ORDERED = ("-p", "no:randomly")
 
 # Nothing listens on the discard port: a request that is not replayed cannot be answered.
 DEAD = "http://127.0.0.1:9/v1"
-
-
-@pytest.fixture
-def tool() -> Iterator[ToolServer]:
-    """A tool server of the test's own, so it can be stopped."""
-    with ToolServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -294,45 +295,6 @@ def test_a_pytest_recording_suite_replays_offline_under_pytest_llm_and_shows_sta
     assert re.findall(r"^FAILED (\S+)", result.stdout.str(), re.MULTILINE) == [DEFAULT_CHANGED]
 
 
-def _vcrpy_cassette(path: Path, uri: str, prompt: str, answer: str) -> None:
-    """Write a one-interaction cassette in vcrpy's format, as pytest-recording would."""
-    request = {"messages": [{"role": "user", "content": prompt}], "model": "gpt-4o-mini"}
-    response = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-    }
-    cassette = {
-        "interactions": [
-            {
-                "request": {
-                    "body": json.dumps(request),
-                    "headers": {"content-type": ["application/json"]},
-                    "method": "POST",
-                    "uri": uri,
-                },
-                "response": {
-                    "body": {"string": json.dumps(response)},
-                    "headers": {"content-type": ["application/json"]},
-                    "status": {"code": 200, "message": "OK"},
-                },
-            }
-        ],
-        "version": 1,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cassette))
-
-
 CONFIG_PROJECT = """
 import os
 
@@ -382,10 +344,16 @@ def test_an_unknown_vcr_config_key_is_warned_about_once_and_a_miss_names_method_
     monkeypatch.setenv("APP_BASE_URL", DEAD)
     pytester.makepyfile(test_app=CONFIG_PROJECT)
     cassettes = pytester.path / "cassettes" / "test_app"
-    _vcrpy_cassette(cassettes / "test_one.yaml", DEAD + "/chat/completions", "one", "first")
-    _vcrpy_cassette(cassettes / "test_two.yaml", DEAD + "/chat/completions", "two", "second")
+    write_vcrpy_cassette(
+        cassettes / "test_one.yaml", vcrpy_chat("one", "first", DEAD + "/chat/completions")
+    )
+    write_vcrpy_cassette(
+        cassettes / "test_two.yaml", vcrpy_chat("two", "second", DEAD + "/chat/completions")
+    )
     # test_three's cassette holds a chat call; the test asks for embeddings.
-    _vcrpy_cassette(cassettes / "test_three.yaml", DEAD + "/chat/completions", "x", "y")
+    write_vcrpy_cassette(
+        cassettes / "test_three.yaml", vcrpy_chat("x", "y", DEAD + "/chat/completions")
+    )
     result = pytester.runpytest("-p", "no:recording", *ORDERED)
     result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str() + result.stderr.str()
