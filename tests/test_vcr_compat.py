@@ -509,3 +509,77 @@ def test_vcr_keys_follow_vcrpys_matchers() -> None:
     assert vcr_key(call("a"), VcrSpec(("method",))) != vcr_key(
         get("https://h/"), VcrSpec(("method",))
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('{"match_on": "method"}', "match_on='method': expected a list of matcher names"),
+        (
+            '{"filter_headers": [42]}',
+            "filter_headers: 42 is neither a name nor a (name, value) pair",
+        ),
+        ('{"before_record_request": "nope"}', "before_record_request='nope': expected a function"),
+        ('{"record_mode": "sometimes"}', "record_mode: unknown record mode 'sometimes'"),
+    ],
+)
+def test_a_vcr_config_value_of_the_wrong_shape_fails_the_test_naming_the_key(
+    pytester: pytest.Pytester, config: str, message: str
+) -> None:
+    inner_file(
+        pytester,
+        f"""
+@pytest.fixture
+def vcr_config():
+    return {config}
+
+
+@pytest.mark.vcr
+def test_app():
+    pass
+""",
+    )
+    result = pytester.runpytest(NO_RECORDING)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*pytest-llm: vcr_config of test_app.py::test_app: {message}*"])
+
+
+def test_before_record_response_returning_none_keeps_the_answer_out_of_the_cassette(
+    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
+    inner_file(
+        pytester,
+        """
+client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+
+
+@pytest.fixture
+def vcr_config():
+    return {"before_record_response": lambda response: None}
+
+
+@pytest.mark.vcr
+def test_app(llm):
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert len(llm.calls) == 1 and not llm.calls[0].replayed
+""",
+    )
+    pytester.runpytest(NO_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
+    assert not (pytester.path / "cassettes" / "test_app" / "test_app.yaml").exists()
+
+
+def test_block_network_applies_to_llm_tests_too(pytester: pytest.Pytester) -> None:
+    inner_file(
+        pytester,
+        """
+import socket
+
+
+@pytest.mark.llm
+def test_connects():
+    with pytest.raises(OSError, match="--block-network refused a connection to 192.0.2.1:9"):
+        socket.create_connection(("192.0.2.1", 9), timeout=0.05)
+""",
+    )
+    pytester.runpytest(NO_RECORDING, "--block-network").assert_outcomes(passed=1)

@@ -296,6 +296,8 @@ class _Hooks:
         self._start(item, run)
         if self.run.block_network:
             self._guard(item, option="--llm-block-network")
+        elif self.vcr and self._blocks_network(item):
+            self._guard(item, self._allowed_hosts(item, {}))
         return (yield)
 
     def _start(self, item: pytest.Item, run: _TestRun, vcr: Any = None) -> None:
