@@ -583,3 +583,35 @@ def test_connects():
 """,
     )
     pytester.runpytest(NO_RECORDING, "--block-network").assert_outcomes(passed=1)
+
+
+def test_outside_vcr_tests_a_mock_transports_traffic_is_recorded_like_any_http(
+    pytester: pytest.Pytester,
+) -> None:
+    inner_file(
+        pytester,
+        """
+import httpx
+
+CALLS = []
+
+
+def tool(request):
+    CALLS.append(str(request.url))
+    return httpx.Response(200, json={"ok": True})
+
+
+@pytest.mark.llm
+def test_tool(llm):
+    client = httpx.Client(transport=httpx.MockTransport(tool))
+    assert client.get("https://tools.example/search?q=1").json() == {"ok": True}
+    assert len(llm.http) == 1
+    print("MOCK CALLED", len(CALLS))
+""",
+    )
+    pytester.runpytest(NO_RECORDING, "--llm-record=once", "-s").stdout.fnmatch_lines(
+        ["*MOCK CALLED 1*"]
+    )
+    replayed = pytester.runpytest(NO_RECORDING, "-s")
+    replayed.assert_outcomes(passed=1)
+    replayed.stdout.fnmatch_lines(["*MOCK CALLED 0*"])  # answered from the cassette

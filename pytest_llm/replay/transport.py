@@ -183,8 +183,7 @@ class Interceptor:
             except ImportError:
                 continue
             kit = _kit(module, self)
-            # Transports that answer inside this process: what they serve is the test's own
-            # mock (pytest-recording does not record it either), not traffic to replay.
+            # Transports that answer inside this process (see _hook).
             in_process = tuple(
                 getattr(module, name)
                 for name in ("MockTransport", "ASGITransport", "WSGITransport")
@@ -210,10 +209,13 @@ class Interceptor:
             recorder = interceptor.recorder
             if recorder is None:
                 return inner
+            # A pytest-recording test's mock transports answer for themselves, as under
+            # vcrpy (which patches the network transport only): its cassettes never held them.
+            mocked = recorder.vcr is not None and isinstance(inner, in_process)
             if recognize_path(url.path) is None and (
-                not recorder.settings.records_host(url.host) or isinstance(inner, in_process)
+                mocked or not recorder.settings.records_host(url.host)
             ):
-                return inner  # plain HTTP to a passthrough host, or to a mock in this process
+                return inner  # plain HTTP to a passthrough host, or to a test's own mock
             return transport(inner, interceptor)
 
         client._transport_for_url = _transport_for_url  # type: ignore[attr-defined]
