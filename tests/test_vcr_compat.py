@@ -615,3 +615,20 @@ def test_tool(llm):
     replayed = pytester.runpytest(NO_RECORDING, "-s")
     replayed.assert_outcomes(passed=1)
     replayed.stdout.fnmatch_lines(["*MOCK CALLED 0*"])  # answered from the cassette
+
+
+def test_cassette_file_names_follow_pytest_recording() -> None:
+    import hashlib
+
+    from pytest_llm.plugin.vcr_compat import cassette_name, file_name
+
+    class TestGroup:
+        pass
+
+    assert cassette_name(TestGroup, 'test_x[a/b:"c"]') == "TestGroup.test_x[a-b--c-]"
+    assert file_name("test_x") == "test_x.yaml"
+    assert file_name("shared.yaml") == "shared.yaml"
+    long = "test_" + "p" * 300
+    shortened = file_name(long)
+    assert len(shortened) == 255
+    assert shortened.endswith("..." + hashlib.md5(long.encode()).hexdigest() + ".yaml")

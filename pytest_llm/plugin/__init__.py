@@ -382,7 +382,7 @@ class _Hooks:
             from vcr import VCR  # type: ignore[import-untyped]
 
             caller(config=self.config, vcr=VCR(cassette_library_dir=str(folder)))
-        path = folder / (name if name.endswith(".yaml") else f"{name}.yaml")
+        path = folder / vcr_compat.file_name(name)
         run.settings = dataclasses.replace(
             run.settings,
             cassette_path=path.resolve(),

@@ -8,6 +8,7 @@ pytest-recording's defaults, and its `--record-mode` and `--block-network` optio
 
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib.metadata import entry_points
 from typing import Any
@@ -17,6 +18,8 @@ import pytest
 PLUGIN_NAME = "recording"  # pytest-recording's entry point: `-p no:recording` blocks it
 HOOKS_NAME = "pytest-llm-hooks"
 RECORD_MODES = ("once", "new_episodes", "none", "all", "rewrite")
+SUFFIX = ".yaml"
+_MAX_NAME = 255  # pytest-recording asks the file system; 255 is what common ones allow
 # Characters pytest-recording replaces in a test name to make its cassette's file name.
 _UNSAFE = r"<>?%*:|\"'/\\"
 
@@ -91,6 +94,15 @@ def cassette_name(test_class: type | None, test_name: str) -> str:
     for char in _UNSAFE:
         name = name.replace(char, "-")
     return name
+
+
+def file_name(name: str) -> str:
+    """The file of a cassette named `name`, as pytest-recording names it: `.yaml` added,
+    and a name too long for the file system cut, with an md5 of the whole name."""
+    if len(name) + len(SUFFIX) > _MAX_NAME:
+        digest = hashlib.md5(name.encode()).hexdigest()
+        name = f"{name[: _MAX_NAME - len(SUFFIX) - len(digest) - 3]}...{digest}"
+    return name if name.endswith(SUFFIX) else name + SUFFIX
 
 
 @pytest.fixture(scope="session")
