@@ -169,9 +169,8 @@ class Scrubber:
         `raw` is the JSON the body was decoded from: when no secret is in it (and there are
         no patterns), walking the decoded body would change nothing, and is skipped.
         """
-        if raw is not None and not self.patterns and _absent(secrets, raw):
-            pass  # the replay of every call pays this check instead of a walk of its body
-        else:
+        # The replay of every call pays this check instead of a walk of its body.
+        if raw is None or self.patterns or not _absent(secrets, raw):
             value = self.body(value, secrets)
         wanted = self.filters.post_data
         if not wanted or not isinstance(value, dict):

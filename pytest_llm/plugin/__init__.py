@@ -289,15 +289,10 @@ class _Hooks:
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         run = item.stash.get(_RUN, None)
-        if run is None or run.vcr:
-            if self.vcr and run is None and self._blocks_network(item):
-                self._guard(item, self._allowed_hosts(item, {}))
-            return (yield)  # a vcr test starts in its fixture, which knows vcr_config
-        self._start(item, run)
-        if self.run.block_network:
-            self._guard(item, option="--llm-block-network")
-        elif self.vcr and self._blocks_network(item):
-            self._guard(item, self._allowed_hosts(item, {}))
+        if run is not None and not run.vcr:  # a vcr test starts in its fixture (vcr_config)
+            self._start(item, run)
+        if run is None or not run.vcr:
+            self._block_network(item, run, {})
         return (yield)
 
     def _start(self, item: pytest.Item, run: _TestRun, vcr: Any = None) -> None:
@@ -317,46 +312,54 @@ class _Hooks:
         except CassetteError as exc:
             run.error = exc
 
-    def _guard(
-        self, item: pytest.Item, allowed: tuple[str, ...] = (), option: str = "--block-network"
+    def _block_network(
+        self,
+        item: pytest.Item,
+        run: _TestRun | None,
+        vcr_config: dict[str, Any],
+        *,
+        recording: bool = False,
     ) -> None:
+        """Refuse non-loopback connections for the test, when an option says so.
+
+        --llm-block-network covers the tests that take part. pytest-recording's
+        --block-network (or block_network marker) covers every test, except a vcr test that
+        records, and lets through its allowed hosts: marker, then option, then vcr_config.
+        """
+        if run is not None and self.run.block_network:
+            allowed: Any = ()
+            option = "--llm-block-network"
+        else:
+            marker = item.get_closest_marker("block_network")
+            asked = marker is not None or self.config.getoption("block_network", False)
+            if not self.vcr or not asked or recording:
+                return
+            allowed = (
+                (marker.kwargs.get("allowed_hosts") if marker else None)
+                or self.config.getoption("allowed_hosts", None)
+                or vcr_config.get("allowed_hosts")
+                or ()
+            )
+            if isinstance(allowed, str):
+                allowed = allowed.split(",")
+            option = "--block-network"
         from pytest_llm.replay.netguard import blocked
 
         stack = contextlib.ExitStack()
-        stack.enter_context(blocked(allowed, option))
+        stack.enter_context(blocked(tuple(str(host) for host in allowed), option))
         item.stash[_GUARD] = stack
-
-    def _blocks_network(self, item: pytest.Item) -> bool:
-        """pytest-recording's --block-network and block_network marker."""
-        return bool(self.config.getoption("block_network", False)) or (
-            item.get_closest_marker("block_network") is not None
-        )
-
-    def _allowed_hosts(self, item: pytest.Item, vcr_config: dict[str, Any]) -> tuple[str, ...]:
-        marker = item.get_closest_marker("block_network")
-        allowed = (
-            (marker.kwargs.get("allowed_hosts") if marker else None)
-            or self.config.getoption("allowed_hosts", None)
-            or vcr_config.get("allowed_hosts")
-            or ()
-        )
-        if isinstance(allowed, str):
-            allowed = allowed.split(",")
-        return tuple(str(host) for host in allowed)
 
     def start_vcr(self, request: pytest.FixtureRequest) -> LLM:
         """Start a pytest-recording test: its cassette where pytest-recording keeps it, read
         in place, matched the vcrpy way, with its vcr_config (the `vcr` fixture's work)."""
-        item = request.node
+        item: pytest.Item = request.node
         run = item.stash.get(_RUN, None)
         if run is None:
             pytest.fail("pytest-llm: the vcr fixture was requested outside a test", pytrace=False)
         if run.handle is not None:
-            handle: LLM = run.handle
-            return handle
+            return run.handle
         from pathlib import Path
 
-        from pytest_llm.calls import LLM
         from pytest_llm.replay.vcr import HONOURED, rules_from_config
 
         config = vcr_compat.merged_config(dict(request.getfixturevalue("vcr_config") or {}), item)
@@ -390,19 +393,9 @@ class _Hooks:
             passthrough_hosts=rules.ignore_hosts,
         )
         self._start(item, run, rules)
-        if self.run.block_network:
-            self._guard(item, option="--llm-block-network")
-        elif mode is RecordMode.NONE and self._blocks_network(item):
-            self._guard(item, self._allowed_hosts(item, config))
-        recorder = run.recorder
-        if recorder is None:  # an unreadable cassette: the call phase fails with its error
-            run.handle = LLM(run.settings.cassette_path, [], [])
-        else:
-            run.handle = LLM(
-                run.settings.cassette_path, recorder.calls, recorder.baseline, recorder.http
-            )
-        result: LLM = run.handle
-        return result
+        self._block_network(item, run, config, recording=mode is not RecordMode.NONE)
+        handle = run.handle = _handle(run)
+        return handle
 
     def _vcr_mode(self, config: dict[str, Any]) -> RecordMode:
         """--llm-record, then the marker's or vcr_config's record_mode, then --record-mode."""
@@ -579,8 +572,6 @@ _GUARD = pytest.StashKey[contextlib.ExitStack]()
 @pytest.fixture
 def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
     """The test's LLM traffic: `llm.calls`, `llm.usage`, `llm.baseline`, `llm.sample`, ..."""
-    from pytest_llm.calls import LLM
-
     run = request.node.stash.get(_RUN, None)
     if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
@@ -588,11 +579,16 @@ def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
         yield request.getfixturevalue("vcr")
         return
     plan = request.node.stash.get(SAMPLES, None)
-    sample = plan.index if plan is not None else 0
-    if run.recorder is None:  # an unreadable cassette: the call phase fails with its error
-        yield LLM(run.settings.cassette_path, [], [], sample=sample)
-        return
+    yield _handle(run, plan.index if plan is not None else 0)
+
+
+def _handle(run: _TestRun, sample: int = 0) -> LLM:
+    """What the `llm` (and `vcr`) fixture gives the test: its calls so far, live."""
+    from pytest_llm.calls import LLM
+
     recorder = run.recorder
-    yield LLM(
+    if recorder is None:  # an unreadable cassette: the call phase fails with its error
+        return LLM(run.settings.cassette_path, [], [], sample=sample)
+    return LLM(
         run.settings.cassette_path, recorder.calls, recorder.baseline, recorder.http, sample=sample
     )
