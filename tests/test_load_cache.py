@@ -430,3 +430,26 @@ def test_a_read_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> N
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_a_read_loads_goes_to_the_oldest_generation_without_a_collection(
+    tmp_path: Path,
+) -> None:
+    path = _current_cassette(tmp_path)
+    loaded = store.read(path)
+    assert loaded is not None and gc.is_tracked(loaded)
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert id(loaded) in oldest and id(loaded[0]["request"]) in oldest
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_read_leaves_the_objects_that_the_process_froze_frozen(tmp_path: Path) -> None:
+    path = _current_cassette(tmp_path)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert store.read(path)
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

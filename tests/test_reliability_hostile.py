@@ -13,6 +13,7 @@ import os
 import random
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -519,6 +520,49 @@ def test_a_cassette_of_an_earlier_version_still_reads_as_yaml_1_1(tmp_path: Path
     loaded = store.read(path)
     assert loaded is not None
     assert (loaded[0]["key"], loaded[0]["provider"]) == ("00000000000000000008", "1e5")
+
+
+def _big_stream_cassette() -> tuple[str, list[dict[str, Any]]]:
+    """A cassette with streams, big enough that yaml-rs parses it on a thread."""
+    records = []
+    for n in range(200):
+        record = interaction(f"prompt {n}")
+        record["response"]["events"] = [{"type": "delta", "text": f"{n}-{e}"} for e in range(5)]
+        record["response"]["final"] = {"text": f"answer {n}"}
+        records.append(record)
+    text = store.dumps(store.document(records))
+    rest, _ = store._cut_events(text, "nonce")
+    assert len(rest) > store._OVERLAP_FROM
+    return text, records
+
+
+def test_a_big_stream_cassette_reads_alike_when_yaml_rs_parses_on_a_thread() -> None:
+    text, records = _big_stream_cassette()
+    threads_before = threading.active_count()
+    assert store._fast_parse(text)["interactions"] == records
+    assert threading.active_count() == threads_before  # the parser thread has ended
+    assert store.loads(text, Path("c.yaml")) == records
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "x: !!python/object/apply:os.system [touch]\n",
+        "1: one\n",
+        "x: &a [1]\ny: *a\n",
+        "x: [unclosed\n",
+        "version: 2\n",
+    ],
+)
+def test_a_hostile_edit_of_a_big_stream_cassette_is_left_to_the_hardened_loader(
+    edit: str,
+) -> None:
+    # The parser thread's error reaches the reader, which then takes the hardened path.
+    text, _ = _big_stream_cassette()
+    text = text.replace("version: 1\n", f"version: 1\n{edit}", 1)
+    assert store._fast_parse(text) is store._UNREAD
+    with pytest.raises(CassetteError, match="not valid cassette YAML"):
+        store.loads(text, Path("c.yaml"))
 
 
 def test_the_fast_path_leaves_tags_and_hostile_edits_to_the_hardened_loader() -> None:
