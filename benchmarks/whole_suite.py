@@ -13,9 +13,9 @@ Each run is a whole `python -m pytest` process, so start-up, imports, collection
 cassette loading all count. Both sides run with `-p no:cacheprovider -p no:hypothesispytest`,
 taking turns round after round (medians, paired ratios). Measured:
 
-d. replay (`-n 0`) against the mock suite; goal <= 1.3x. "llm+cache" is the same replay
-   with the proposed load cache hooked into `store.read` by the project's conftest (its
-   cache is warm: the first run, untimed, fills it);
+d. replay (`-n 0`) against the mock suite; goal <= 1.3x. "llm" runs with no load cache
+   (`-p no:cacheprovider`: what a fresh clone in CI pays), "llm+cache" names a warm one
+   with `PYTEST_LLM_LOAD_CACHE` (a developer's rerun: the first run, untimed, fills it);
 d'. `pytest --collect-only` of a plain project (200 tests, no model calls, no SDK import)
    with pytest-llm installed, against `-p no:llm`: what installing the plugin costs a
    project that never uses it; goal < 50 ms;
@@ -101,25 +101,8 @@ def client():
     return openai.OpenAI(api_key="sk-test", http_client=httpx2.Client(transport=transport))
 '''
 
-# The proposed hook, applied from outside while store.py is not changed: store.read with
-# the load cache in its last line (see benchmarks/cassette_load.py, pytest_llm/load_cache.py).
-LLM_CONFTEST = """
-import os
-
-if os.environ.get("BENCH_LOAD_CACHE"):
-    from pytest_llm.cassettes import load_cache
-    from pytest_llm.cassettes import store
-
-    def read(path):
-        try:
-            raw = store._read_bounded(path)
-        except FileNotFoundError:
-            return None
-        text = raw.decode("utf-8")
-        return load_cache.cached(raw, lambda: store.loads(text, path), parser=store.loads)
-
-    store.read = read
-"""
+# The llm project's conftest is empty: its folder goes on sys.path, so the tests import app.
+LLM_CONFTEST = ""
 
 
 def write_plain(root: Path) -> Path:
@@ -227,7 +210,7 @@ def main() -> None:
             recording = pytest_run(llm, "--llm-record=once", env=record_env)
         cassettes = len(list((llm / "cassettes").rglob("*.yaml")))
         assert cassettes == TESTS, cassettes
-        cache_env = env | {"BENCH_LOAD_CACHE": "1", "PYTEST_LLM_LOAD_CACHE": f"{tmp}/cache"}
+        cache_env = env | {"PYTEST_LLM_LOAD_CACHE": f"{tmp}/cache"}
         pytest_run(llm, env=cache_env)  # fills the load cache (untimed)
         print(f"recorded {TESTS * CALLS} calls in {recording[0]:.1f} s", file=sys.stderr)
         suite = Runs(env)
