@@ -15,6 +15,8 @@ import yaml
 from fake_provider import FakeProvider
 from kit import vcrpy_chat, write_vcrpy_cassette
 
+from pytest_llm.replay.vcr import VcrRules
+
 NO_RECORDING = "-p no:recording"  # pytest-recording is installed here (dev extra): leave it out
 
 
@@ -632,3 +634,94 @@ def test_cassette_file_names_follow_pytest_recording() -> None:
     shortened = file_name(long)
     assert len(shortened) == 255
     assert shortened.endswith("..." + hashlib.md5(long.encode()).hexdigest() + ".yaml")
+
+
+def test_before_record_response_that_rewrites_bodies_stores_and_replays_the_new_text(
+    pytester: pytest.Pytester,
+    provider: FakeProvider,
+    tool: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The usual reason for the hook: scrub a name out of what is stored. The test sees the
+    # live answer while recording, and the stored one in replay: chat JSON, a stream, and
+    # a tool's JSON are each re-read from the bytes the hook returned.
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
+    monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", provider.anthropic_base_url)
+    monkeypatch.setenv("TOOL_URL", tool.url)
+    pytester.makeconftest(
+        """
+import pytest
+
+
+def scrub(response):
+    body = response["body"]["string"]
+    response["body"]["string"] = body.replace(b"Rosalind", b"Someone")
+    response["headers"]["x-scrubbed"] = ["yes"]
+    return response
+
+
+@pytest.fixture
+def vcr_config():
+    return {"before_record_response": scrub}
+"""
+    )
+    inner_file(
+        pytester,
+        """
+import anthropic
+import httpx
+
+chat = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+claude = anthropic.Anthropic(
+    base_url=os.environ["FAKE_ANTHROPIC_BASE_URL"], api_key="sk-ant-test-0123456789"
+)
+
+
+@pytest.mark.vcr
+def test_app():
+    reply = chat.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "greet Rosalind"}]
+    )
+    with claude.messages.stream(
+        model="claude-haiku-4-5",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "thank Rosalind"}],
+    ) as stream:
+        streamed = "".join(stream.text_stream)
+    weather = httpx.get(os.environ["TOOL_URL"] + "/weather", params={"city": "Rosalind"}).json()
+    seen = [reply.choices[0].message.content, streamed, weather["city"]]
+    assert all(os.environ["EXPECTED"] in text for text in seen), seen
+""",
+    )
+    monkeypatch.setenv("EXPECTED", "Rosalind")
+    pytester.runpytest(NO_RECORDING, "--record-mode=once").assert_outcomes(passed=1)
+    path = pytester.path / "cassettes" / "test_app" / "test_app.yaml"
+    stored = yaml.safe_load(path.read_text())["interactions"]
+    assert [i["provider"] for i in stored] == ["openai", "anthropic", "http"]
+    responses = [i["response"] for i in stored]
+    assert "Rosalind" not in json.dumps(responses)
+    assert all(r["headers"]["x-scrubbed"] == "yes" for r in responses)
+    assert "Someone" in responses[0]["body"]["choices"][0]["message"]["content"]
+    assert any("Someone" in json.dumps(e) for e in responses[1]["events"])
+    assert "Someone" in responses[1]["final"]["content"][0]["text"]  # assembled again
+    assert responses[2]["body"]["city"] == "Someone"
+
+    provider.stop()
+    tool.stop()
+    monkeypatch.setenv("EXPECTED", "Someone")
+    pytester.runpytest(NO_RECORDING, "--block-network").assert_outcomes(passed=1)
+
+
+def test_a_model_answer_rewritten_to_plain_text_is_stored_as_text() -> None:
+    rules = VcrRules(before_response=lambda r: {**r, "body": {"string": "not json"}})
+    interaction = {
+        "provider": "openai",
+        "request": {"path": "/v1/chat/completions", "body": {}},
+        "response": {"status": 200, "headers": {}, "body": {"id": "x"}},
+    }
+    stored = rules.stored(interaction)
+    assert stored is not None and stored["response"] == {
+        "status": 200,
+        "headers": {},
+        "text": "not json",
+    }
