@@ -565,6 +565,31 @@ def test_a_hostile_edit_of_a_big_stream_cassette_is_left_to_the_hardened_loader(
         store.loads(text, Path("c.yaml"))
 
 
+class PanicException(BaseException):
+    """Named as pyo3 names a Rust panic, which it derives from BaseException."""
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["inline", "on-a-thread"])
+def test_a_panic_of_yaml_rs_sends_the_file_to_the_hardened_loader_and_a_test_failure_stops_it(
+    monkeypatch: pytest.MonkeyPatch, big: bool
+) -> None:
+    text, records = _big_stream_cassette() if big else (GOOD, [interaction("x")])
+
+    def panics(*args: Any, **kwargs: Any) -> Any:
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(store.yaml_rs, "loads", panics)
+    assert store._fast_parse(text) is store._UNREAD
+    assert store.loads(text, Path("c.yaml")) == records
+
+    def times_out(*args: Any, **kwargs: Any) -> Any:
+        pytest.fail("Timeout >1.0s")  # what pytest-timeout raises in the middle of a load
+
+    monkeypatch.setattr(store.yaml_rs, "loads", times_out)
+    with pytest.raises(pytest.fail.Exception, match="Timeout"):
+        store._fast_parse(text)
+
+
 def test_the_fast_path_leaves_tags_and_hostile_edits_to_the_hardened_loader() -> None:
     path = Path("c.yaml")
     for edit, message in [

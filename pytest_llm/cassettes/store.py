@@ -383,9 +383,7 @@ def _fast_parse(text: str) -> Any:
         else:
             document = _yaml_rs(rest)
             streams = _json_events(blocks)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # a parse error, or a panic of the Rust parser (not an Exception)
+    except Exception:  # a parse error, or a panic of the Rust parser (see _yaml_rs)
         return _UNREAD
     if streams is None or not _plain_data(document):
         return _UNREAD
@@ -395,12 +393,25 @@ def _fast_parse(text: str) -> Any:
 
 
 def _yaml_rs(text: str) -> Any:
-    return yaml_rs.loads(
-        text,
-        parse_datetime=False,
-        alias_limits=_NO_ALIASES,
-        duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
-    )
+    """yaml-rs's reading of `text`; a panic of the Rust parser comes out as a ValueError.
+
+    A panic is not an Exception (pyo3 derives it from BaseException). Catching it by name
+    leaves every other BaseException alone: Ctrl-C, or the failure that pytest-timeout
+    raises in the middle of a load, must stop the test, not send it to the slow loader.
+    """
+    try:
+        return yaml_rs.loads(
+            text,
+            parse_datetime=False,
+            alias_limits=_NO_ALIASES,
+            duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
+        )
+    except Exception:
+        raise
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":
+            raise ValueError(f"yaml-rs panicked: {exc}") from exc
+        raise
 
 
 # Below this many characters of YAML, starting a thread costs more than the overlap saves.
@@ -420,7 +431,7 @@ class _Background:
     def _run(self) -> None:
         try:
             self._value = self._work(self._arg)
-        except BaseException as exc:  # a Rust panic is not an Exception: the caller decides
+        except BaseException as exc:  # whatever it raised reaches the caller
             self._error = exc
 
     def result(self) -> Any:
