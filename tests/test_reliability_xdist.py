@@ -65,8 +65,8 @@ def prompts(path: Path) -> list[str]:
 def test_four_workers_record_every_interaction_exactly_once(
     pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
-    # new_episodes: with `once`, a worker that loads a shared cassette after another
-    # worker created it replays only (see the xfail test below).
+    # new_episodes records whatever is missing; `once` into a shared cassette that another
+    # worker created in this run is pinned by the race test below.
     mode = "new_episodes"
     pytester.makepyfile(test_many=SUITE)
     result = pytester.runpytest_subprocess(
