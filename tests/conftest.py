@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 
 # Imported here so inner pytester runs find them loaded: pytester drops the modules an
@@ -18,6 +20,16 @@ import yaml  # noqa: F401
 from fake_provider import FakeProvider
 from kit import with_keys
 from tool_server import ToolServer
+
+import pytest_llm
+
+# The whole package too, for the same reason: a package keeps the attribute of a submodule
+# that pytester dropped, so `from pytest_llm.cassettes import in_place` in a later inner
+# run found the old module, which raised an old CassetteError that the plugin's fresh
+# `pytest_llm.errors` did not catch (a broken cassette errored instead of failing its test).
+for _module in pkgutil.walk_packages(pytest_llm.__path__, "pytest_llm."):
+    if not _module.name.endswith("__main__"):
+        importlib.import_module(_module.name)
 
 
 @pytest.fixture(autouse=True)

@@ -105,8 +105,14 @@ def prepare_plain(
     headers: Iterable[tuple[str, str]],
     content: bytes,
     client: str,
+    *,
+    mocked: bool = False,
 ) -> PlainCall | None:
-    """The plain call of a request, or None to let it through live; raises ReplayMiss."""
+    """The plain call of a request, or None to let it through live; raises ReplayMiss.
+
+    `mocked`: the request goes to a test's mock (see Recorder.decide_plain), which answers
+    it when no recording does; it is then neither recorded nor a miss.
+    """
     if recorder is None or not recorder.settings.record_http:
         return None
     headers = list(headers)
@@ -134,7 +140,9 @@ def prepare_plain(
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     body = _scrubbed(recorder, encode_body(content, content_type), secrets, request=True)
     kept = scrubber.headers(headers, secrets)
-    decision = recorder.decide_plain(method.upper(), clean_url, body, kept)
+    decision = recorder.decide_plain(method.upper(), clean_url, body, kept, mocked=mocked)
+    if mocked and decision.interaction is None:
+        return None
     return PlainCall(recorder, decision, method.upper(), clean_url, kept, body, secrets, client)
 
 

@@ -189,18 +189,25 @@ class Interceptor:
                 for name in ("MockTransport", "ASGITransport", "WSGITransport")
                 if hasattr(module, name)
             )
-            for client, transport in (
-                (module.Client, kit.Transport),
-                (module.AsyncClient, kit.AsyncTransport),
+            for client, transport, network, method in (
+                (module.Client, kit.Transport, module.HTTPTransport, "handle_request"),
+                (
+                    module.AsyncClient,
+                    kit.AsyncTransport,
+                    module.AsyncHTTPTransport,
+                    "handle_async_request",
+                ),
             ):
-                self._hook(client, transport, in_process)
+                self._hook(client, transport, in_process, _Network(network, method))
         # Plain HTTP of the other client libraries an application may use for its tools.
         for hook in (requests_hook, aiohttp_hook):
             restore = hook.install(lambda: self.recorder)
             if restore is not None:
                 self._restore.append(restore)
 
-    def _hook(self, client: type, transport: type, in_process: tuple[type, ...]) -> None:
+    def _hook(
+        self, client: type, transport: type, in_process: tuple[type, ...], network: _Network
+    ) -> None:
         original = client.__dict__["_transport_for_url"]
         interceptor = self
 
@@ -209,14 +216,15 @@ class Interceptor:
             recorder = interceptor.recorder
             if recorder is None:
                 return inner
-            # A pytest-recording test's mock transports answer for themselves, as under
-            # vcrpy (which patches the network transport only): its cassettes never held them.
-            mocked = recorder.vcr is not None and isinstance(inner, in_process)
-            if recognize_path(url.path) is None and (
-                mocked or not recorder.settings.records_host(url.host)
-            ):
-                return inner  # plain HTTP to a passthrough host, or to a test's own mock
-            return transport(inner, interceptor)
+            if recognize_path(url.path) is None and not recorder.settings.records_host(url.host):
+                return inner  # plain HTTP to a passthrough host
+            # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
+            # whose network method a mocking library such as pytest-httpx replaced) is
+            # answered from the cassette when it holds it, and otherwise by the mock.
+            mocked = recorder.vcr is not None and (
+                isinstance(inner, in_process) or network.mocked(inner)
+            )
+            return transport(inner, interceptor, mocked)
 
         client._transport_for_url = _transport_for_url  # type: ignore[attr-defined]
         self._restore.append(lambda: setattr(client, "_transport_for_url", original))
@@ -278,6 +286,20 @@ class Interceptor:
         first = float(interaction.get("ttft_s") or latency)
         rest = max(latency - first, 0.0) / max(count - 1, 1)
         return [first] + [rest] * (count - 1)
+
+
+class _Network:
+    """httpx's network transport class, and its request method as pytest-llm found it."""
+
+    def __init__(self, cls: type, method: str) -> None:
+        self.cls, self.method = cls, method
+        self.original = cls.__dict__[method]
+
+    def mocked(self, transport: Any) -> bool:
+        """Whether `transport` is a network one whose method a mocking library replaced."""
+        return isinstance(transport, self.cls) and self.cls.__dict__[self.method] is not (
+            self.original
+        )
 
 
 def _is_event_stream(headers: Any) -> bool:
@@ -434,7 +456,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             finally:
                 await self.live.aclose()
 
-    def plain_call(request: Any, content: bytes) -> PlainCall | None:
+    def plain_call(request: Any, content: bytes, mocked: bool) -> PlainCall | None:
         return prepare_plain(
             interceptor.recorder,
             request.method,
@@ -442,6 +464,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             request.headers.multi_items(),
             content,
             httpx.__name__,
+            mocked=mocked,
         )
 
     def plain_replay(request: Any, interaction: dict[str, Any]) -> Any:
@@ -527,14 +550,14 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             return bytes(request.read())
 
     class Transport(httpx.BaseTransport):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, owner: Interceptor) -> None:
-            self.inner = inner
+        def __init__(self, inner: Any, owner: Interceptor, mocked: bool = False) -> None:
+            self.inner, self.mocked = inner, mocked
 
         def handle_request(self, request: Any) -> Any:
             request, content = with_model(request, request_content(request))
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
-                plain = plain_call(request, content)
+                plain = plain_call(request, content, self.mocked)
                 if plain is None:
                     return self.inner.handle_request(request)
                 if plain.interaction is not None:
@@ -580,8 +603,8 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             return replay(request, interaction, ReplayStream)
 
     class AsyncTransport(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
-        def __init__(self, inner: Any, owner: Interceptor) -> None:
-            self.inner = inner
+        def __init__(self, inner: Any, owner: Interceptor, mocked: bool = False) -> None:
+            self.inner, self.mocked = inner, mocked
 
         async def handle_async_request(self, request: Any) -> Any:
             try:
@@ -591,7 +614,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             request, content = with_model(request, content)
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
-                plain = plain_call(request, content)
+                plain = plain_call(request, content, self.mocked)
                 if plain is None:
                     return await self.inner.handle_async_request(request)
                 if plain.interaction is not None:
