@@ -18,6 +18,11 @@ from kit import vcrpy_chat, write_vcrpy_cassette
 from pytest_llm.replay.vcr import VcrRules
 
 NO_RECORDING = "-p no:recording"  # pytest-recording is installed here (dev extra): leave it out
+# The client of inner tests that talk to the fake provider (see the inner_env fixture).
+FAKE_CLIENT = (
+    'client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], '
+    'api_key="sk-test-0123456789")\n'
+)
 
 
 def _vcr_get(uri: str, answer: Any) -> dict[str, Any]:
@@ -187,9 +192,8 @@ def test_both():
 
 
 def test_vcr_config_filters_and_hooks_shape_what_is_recorded(
-    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
     pytester.makeconftest(
         """
 import pytest
@@ -218,10 +222,9 @@ def vcr_config():
     )
     inner_file(
         pytester,
-        """
+        FAKE_CLIENT
+        + """
 import httpx
-
-client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
 
 
 @pytest.mark.vcr
@@ -251,14 +254,13 @@ def test_app():
     assert "tok-secret" not in text and "alice@example.com" not in text
     assert "x-request-id" not in stored[0]["response"]["headers"]
 
-    provider.stop()  # offline: the replay needs nothing but the file
+    inner_env.stop()  # offline: the replay needs nothing but the file
     pytester.runpytest(NO_RECORDING).assert_outcomes(passed=1)
 
 
 def test_ignore_hosts_stay_live_and_before_record_request_can_drop_requests(
-    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
     pytester.makeconftest(
         """
 import pytest
@@ -343,13 +345,12 @@ def test_plain():
 
 
 def test_record_mode_option_is_checked_and_record_mode_in_vcr_config_wins(
-    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
     inner_file(
         pytester,
-        """
-client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+        FAKE_CLIENT
+        + """
 
 
 @pytest.mark.vcr(record_mode="once")
@@ -555,13 +556,12 @@ def test_app():
 
 
 def test_before_record_response_returning_none_keeps_the_answer_out_of_the_cassette(
-    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, inner_env: FakeProvider
 ) -> None:
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
     inner_file(
         pytester,
-        """
-client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
+        FAKE_CLIENT
+        + """
 
 
 @pytest.fixture
@@ -646,15 +646,13 @@ def test_cassette_file_names_follow_pytest_recording() -> None:
 
 def test_before_record_response_that_rewrites_bodies_stores_and_replays_the_new_text(
     pytester: pytest.Pytester,
-    provider: FakeProvider,
+    inner_env: FakeProvider,
     tool: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The usual reason for the hook: scrub a name out of what is stored. The test sees the
     # live answer while recording, and the stored one in replay: chat JSON, a stream, and
     # a tool's JSON are each re-read from the bytes the hook returned.
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
-    monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", provider.anthropic_base_url)
     monkeypatch.setenv("TOOL_URL", tool.url)
     pytester.makeconftest(
         """
@@ -675,11 +673,11 @@ def vcr_config():
     )
     inner_file(
         pytester,
-        """
+        FAKE_CLIENT
+        + """
 import anthropic
 import httpx
 
-chat = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
 claude = anthropic.Anthropic(
     base_url=os.environ["FAKE_ANTHROPIC_BASE_URL"], api_key="sk-ant-test-0123456789"
 )
@@ -687,7 +685,7 @@ claude = anthropic.Anthropic(
 
 @pytest.mark.vcr
 def test_app():
-    reply = chat.chat.completions.create(
+    reply = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "greet Rosalind"}]
     )
     with claude.messages.stream(
@@ -714,7 +712,7 @@ def test_app():
     assert "Someone" in responses[1]["final"]["content"][0]["text"]  # assembled again
     assert responses[2]["body"]["city"] == "Someone"
 
-    provider.stop()
+    inner_env.stop()
     tool.stop()
     monkeypatch.setenv("EXPECTED", "Someone")
     pytester.runpytest(NO_RECORDING, "--block-network").assert_outcomes(passed=1)
@@ -735,10 +733,10 @@ def test_a_model_answer_rewritten_to_plain_text_is_stored_as_text() -> None:
     }
 
 
-PYTEST_HTTPX_SUITE = """
+PYTEST_HTTPX_SUITE = (
+    FAKE_CLIENT
+    + """
 import httpx
-
-chat = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"], api_key="sk-test-0123456789")
 
 
 def search():
@@ -746,7 +744,7 @@ def search():
 
 
 def ask():
-    reply = chat.chat.completions.create(
+    reply = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
     )
     return reply.choices[0].message.content
@@ -763,23 +761,22 @@ def test_mocked_only(httpx_mock):
     httpx_mock.add_response(url="https://tools.example/search", json=[1, 2])
     assert search() == [1, 2]
 """
+)
 
 
 @pytest.mark.parametrize("plugin", [NO_RECORDING, "-p recording"], ids=["pytest-llm", "vcrpy"])
 def test_pytest_httpx_mocks_answer_their_requests_in_vcr_tests_and_elsewhere(
     pytester: pytest.Pytester,
-    provider: FakeProvider,
-    monkeypatch: pytest.MonkeyPatch,
+    inner_env: FakeProvider,
     plugin: str,
 ) -> None:
     # pytest-httpx replaces httpx's network transport method when a test asks for
     # httpx_mock; under pytest-recording it answers before vcrpy sees the request. The
     # same suite records and replays alike under both, and its mocks are never recorded.
-    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", provider.openai_base_url)
     inner_file(pytester, PYTEST_HTTPX_SUITE)
     pytester.runpytest(plugin, "--record-mode=once").assert_outcomes(passed=2)
     path = pytester.path / "cassettes" / "test_app" / "test_both.yaml"
     assert "tools.example" not in path.read_text()
-    assert len(provider.requests) == 1
-    provider.stop()
+    assert len(inner_env.requests) == 1
+    inner_env.stop()
     pytester.runpytest(plugin, "--block-network").assert_outcomes(passed=2)
