@@ -336,12 +336,19 @@ def _forge(entry: Path, value: list[dict[str, Any]]) -> None:
     entry.write_bytes(header + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
 
 
-def test_a_cassette_of_this_version_is_read_from_its_cached_copy_the_second_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def cached_cassette(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cassette of this version, read on a developer's machine (`CI` unset) with a cache."""
     monkeypatch.delenv("CI", raising=False)
     path = _current_cassette(tmp_path)
     load_cache.configure(tmp_path / "cache")
+    return path
+
+
+def test_a_cassette_of_this_version_is_read_from_its_cached_copy_the_second_time(
+    tmp_path: Path, cached_cassette: Path
+) -> None:
+    path = cached_cassette
     first = store.read(path)
     (entry,) = entries(tmp_path / "cache")
     assert store.read(path) == first
@@ -352,11 +359,9 @@ def test_a_cassette_of_this_version_is_read_from_its_cached_copy_the_second_time
 
 @pytest.mark.parametrize("case", range(7))
 def test_a_broken_entry_of_a_cassette_of_this_version_falls_back_to_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: int
+    tmp_path: Path, cached_cassette: Path, case: int
 ) -> None:
-    monkeypatch.delenv("CI", raising=False)
-    path = _current_cassette(tmp_path)
-    load_cache.configure(tmp_path / "cache")
+    path = cached_cassette
     expected = store.read(path)
     (entry,) = entries(tmp_path / "cache")
     entry.write_bytes(_corrupt(entry.read_bytes())[case])
@@ -365,11 +370,9 @@ def test_a_broken_entry_of_a_cassette_of_this_version_falls_back_to_the_file(
 
 
 def test_an_edited_cassette_of_this_version_is_never_served_its_old_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cached_cassette: Path
 ) -> None:
-    monkeypatch.delenv("CI", raising=False)
-    path = _current_cassette(tmp_path)
-    load_cache.configure(tmp_path / "cache")
+    path = cached_cassette
     store.read(path)
     path.write_text(path.read_text().replace("key: k0", "key: edited"), encoding="utf-8")
     assert [i["key"] for i in store.read(path) or []] == ["edited", "k1", "k2"]
@@ -402,13 +405,11 @@ def test_a_ci_variable_that_says_no_keeps_the_cache(
 
 
 def test_a_cassette_of_this_version_that_the_fast_reader_leaves_is_cached_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cached_cassette: Path
 ) -> None:
-    monkeypatch.delenv("CI", raising=False)
-    path = _current_cassette(tmp_path)
+    path = cached_cassette
     # A tag: the fast reader leaves the file to the hardened loader.
     path.write_text(path.read_text().replace("key: k0", "key: !!str k0"), encoding="utf-8")
-    load_cache.configure(tmp_path / "cache")
     assert [i["key"] for i in store.read(path) or []] == ["k0", "k1", "k2"]
     (entry,) = entries(tmp_path / "cache")
     _forge(entry, [])
