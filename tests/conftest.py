@@ -85,9 +85,10 @@ def provider() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture
-def tool() -> Iterator[ToolServer]:
-    """A tool server of the test's own, so it can be stopped."""
+def tool(monkeypatch: pytest.MonkeyPatch) -> Iterator[ToolServer]:
+    """A tool server of the test's own, so it can be stopped; inner runs find it at TOOL_URL."""
     with ToolServer() as server:
+        monkeypatch.setenv("TOOL_URL", server.url)
         yield server
 
 

@@ -179,7 +179,6 @@ def agent_project(
     tmp_path: Path,
 ) -> pytest.Pytester:
     """An inner project whose tests mix model calls and tool calls, with every host recorded."""
-    monkeypatch.setenv("TOOL_URL", tool.url)
     results = tmp_path / "results"
     results.mkdir()
     monkeypatch.setenv("RESULTS_DIR", str(results))
@@ -268,7 +267,6 @@ def simple_project(
     monkeypatch: pytest.MonkeyPatch,
 ) -> pytest.Pytester:
     """An inner project with one test that calls the tool server once."""
-    monkeypatch.setenv("TOOL_URL", tool.url)
     monkeypatch.setenv("PHASE", "record")
     inner_file(pytester, SIMPLE)
     return pytester

@@ -653,7 +653,6 @@ def test_before_record_response_that_rewrites_bodies_stores_and_replays_the_new_
     # The usual reason for the hook: scrub a name out of what is stored. The test sees the
     # live answer while recording, and the stored one in replay: chat JSON, a stream, and
     # a tool's JSON are each re-read from the bytes the hook returned.
-    monkeypatch.setenv("TOOL_URL", tool.url)
     pytester.makeconftest(
         """
 import pytest

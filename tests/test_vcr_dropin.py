@@ -82,10 +82,8 @@ def project(
     pytester: pytest.Pytester,
     inner_env: FakeProvider,
     tool: ToolServer,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> pytest.Pytester:
     """The pytest-recording style project, copied into the pytester directory."""
-    monkeypatch.setenv("TOOL_URL", tool.url)
     for source in PROJECT.glob("*.txt"):
         (pytester.path / source.name.removesuffix(".txt")).write_text(source.read_text())
     return pytester
