@@ -542,6 +542,11 @@ def test_a_big_stream_cassette_reads_alike_when_yaml_rs_parses_on_a_thread() -> 
     assert store._fast_parse(text)["interactions"] == records
     assert threading.active_count() == threads_before  # the parser thread has ended
     assert store.loads(text, Path("c.yaml")) == records
+    # An event line that is not JSON: the fallback starts only once the parse has ended.
+    broken = text.replace('{"type":"delta","text":"0-0"}', '{"type":"delta","text":"0-0",}')
+    assert broken != text
+    assert store._fast_parse(broken) is store._UNREAD
+    assert threading.active_count() == threads_before
 
 
 @pytest.mark.parametrize(

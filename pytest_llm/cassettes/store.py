@@ -378,7 +378,10 @@ def _fast_parse(text: str) -> Any:
             # yaml-rs parses without the GIL: json reads the events meanwhile, on a
             # second core when there is one (a third off a cold load at 1,000 calls).
             parsed = _Background(_yaml_rs, rest)
-            streams = _json_events(blocks)
+            try:
+                streams = _json_events(blocks)
+            finally:
+                parsed.join()  # a fallback to the hardened loader leaves no parse running
             document = parsed.result()
         else:
             document = _yaml_rs(rest)
@@ -433,6 +436,9 @@ class _Background:
             self._value = self._work(self._arg)
         except BaseException as exc:  # whatever it raised reaches the caller
             self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
 
     def result(self) -> Any:
         self._thread.join()
