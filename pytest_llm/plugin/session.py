@@ -119,10 +119,18 @@ class RunState:
     def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
         self.stop(recorder)
-        if recorder.calls:
+        passthrough = recorder.passed_through if recorder.can_record else set()
+        if recorder.calls or recorder.http or passthrough:
             rerecord = rerecord_command(recorder.settings.record_command)
             self.tests.append(
-                figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
+                figures.test_record(
+                    nodeid,
+                    recorder.calls,
+                    recorder.drift,
+                    rerecord=rerecord,
+                    http=recorder.http,
+                    passthrough=passthrough,
+                )
             )
         self._close([recorder], passed=passed)
 
@@ -146,13 +154,23 @@ class RunState:
                 mark_outcome(interaction, outcomes.get(recorder.sample or 0, False))
         baseline = baseline_counts(c.interaction for r in recorders for c in r.baseline)
         calls = [call for recorder in recorders for call in recorder.calls]
+        http = [request for recorder in recorders for request in recorder.http]
+        passthrough = {h for r in recorders if r.can_record for h in r.passed_through}
         drift: list[dict[str, Any] | None] = []
         for recorder in recorders:
             entries = list(recorder.drift or [])[: len(recorder.calls)]
             drift += entries + [None] * (len(recorder.calls) - len(entries))
         rerecord = rerecord_command(recorders[0].settings.record_command)
         self.tests.append(
-            figures.test_record(nodeid, calls, drift, rerecord=rerecord, samples=record(baseline))
+            figures.test_record(
+                nodeid,
+                calls,
+                drift,
+                rerecord=rerecord,
+                samples=record(baseline),
+                http=http,
+                passthrough=passthrough,
+            )
         )
         self._close(recorders, passed=passed)
 
@@ -162,6 +180,7 @@ class RunState:
         path = cassette.path
         for recorder in recorders:
             self.replayed += sum(1 for call in recorder.calls if call.replayed)
+            self.replayed += sum(1 for request in recorder.http if request.replayed)
             self.recorded += recorder.recorded
         if cassette.dirty:
             # A failed re-record keeps the old answers behind the new ones until it passes.
@@ -205,6 +224,7 @@ class RunState:
         lines += summary.sample_lines(self.tests)
         lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines += summary.stale_lines(self.tests, strict=self.strict)
+        lines += summary.passthrough_lines(self.tests)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

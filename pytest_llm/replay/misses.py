@@ -229,3 +229,24 @@ def plain_miss_message(
         "llm_record_http = false records model calls only)"
     )
     return "\n".join(lines)
+
+
+def refused_message(host: str, settings: Settings, *, replaying: bool) -> str:
+    """A passthrough host refused a connection: why it was not recorded, and the two fixes."""
+    hosts = ", ".join(sorted(settings.passthrough_hosts)) or "(none)"
+    lines = [
+        f"pytest-llm: connection to {host} refused. Plain HTTP to this host is not recorded: "
+        f"it passes through live because ini llm_passthrough_hosts lists it ({hosts})."
+    ]
+    if replaying:
+        lines.append(
+            "  in replay such a server must be running; to record its answers instead, set "
+            "`llm_passthrough_hosts =` (empty) in the ini and record with:"
+        )
+        lines.append(f"    {settings.record_command} --llm-record={RecordMode.NEW_EPISODES.value}")
+    else:
+        lines.append(
+            "  start that server before recording, or set `llm_passthrough_hosts =` (empty) "
+            "so that its answers are recorded and replayed"
+        )
+    return "\n".join(lines)

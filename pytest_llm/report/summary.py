@@ -8,7 +8,7 @@ from pytest_llm.checks.budget import usd
 from pytest_llm.checks.samples import passes, rate_changed
 from pytest_llm.report.figures import drifted_calls, stale_calls, totals, was_recorded
 
-__all__ = ["drift_lines", "sample_lines", "stale_lines", "summary_table"]
+__all__ = ["drift_lines", "passthrough_lines", "sample_lines", "stale_lines", "summary_table"]
 
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
@@ -18,7 +18,21 @@ _STALE_DIFFS = 3
 
 
 def _shorten(name: str, width: int) -> str:
-    return name if len(name) <= width else "…" + name[-(width - 1) :]
+    """A node id cut to `width`: folders go first, then the middle, so that the file and
+    the test stay readable (cutting from the left lost the file)."""
+    if len(name) <= width:
+        return name
+    path, sep, test = name.partition("::")
+    if "/" in path:
+        name = "…/" + path.rsplit("/", 1)[1] + sep + test
+        if len(name) <= width:
+            return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[-(width - 1 - head) :]
+
+
+def _count(total: int, what: str) -> str:
+    return f"{total} {what}" + ("" if total == 1 else "s")
 
 
 def _line(
@@ -32,7 +46,7 @@ def _line(
 
 def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list[str]:
     """Per test and in total: calls replayed and recorded, tokens, live cost (80 columns)."""
-    with_calls = [t for t in tests if t["calls"]]
+    with_calls = [t for t in tests if t["calls"] or t.get("http")]
     if not with_calls:
         return []
     shown = sorted(with_calls, key=lambda t: t["nodeid"])
@@ -46,11 +60,14 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
         shown = shown[:_DEFAULT_ROWS]
     lines = [_line("test", "repl", "rec", "tokens in", "out", "cost live")]
     for test in shown:
+        http = test.get("http", ())
         lines.append(
             _line(
                 test["nodeid"],
-                sum(1 for c in test["calls"] if c["replayed"]),
-                sum(1 for c in test["calls"] if was_recorded(c)),
+                sum(1 for c in test["calls"] if c["replayed"])
+                + sum(1 for h in http if h["replayed"]),
+                sum(1 for c in test["calls"] if was_recorded(c))
+                + sum(1 for h in http if not h["replayed"]),
                 f"{test['usage']['input_tokens']:,}",
                 f"{test['usage']['output_tokens']:,}",
                 usd(test["cost_usd"]),
@@ -61,14 +78,19 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
     total = totals(with_calls)
     lines.append(
         _line(
-            f"total ({total['tests']} tests)",
-            total["replayed"],
-            total["recorded"],
+            f"total ({_count(total['tests'], 'test')})",
+            total["replayed"] + total["http_replayed"],
+            total["recorded"] + total["http_recorded"],
             f"{total['usage']['input_tokens']:,}",
             f"{total['usage']['output_tokens']:,}",
             usd(total["cost_usd"]),
         )
     )
+    if total["http_replayed"] or total["http_recorded"]:
+        lines.append(
+            f"repl and rec count plain HTTP requests too: "
+            f"{total['http_replayed']} replayed, {total['http_recorded']} recorded"
+        )
     if total["faults"]:
         lines.append(f"{total['faults']} call(s) answered by an injected fault (llm_faults)")
     unknown = total["unknown_price_models"]
@@ -170,4 +192,22 @@ def stale_lines(tests: list[dict[str, Any]], *, strict: bool = False) -> list[st
         lines.append(f"    re-record: {command}")
     if len(by_test) > _STALE_TESTS:
         lines.append(f"  … {len(by_test) - _STALE_TESTS} more: --llm-report=PATH.json lists all")
+    return lines
+
+
+def passthrough_lines(tests: list[dict[str, Any]]) -> list[str]:
+    """The hosts whose plain HTTP went through live while tests recorded: not in any cassette."""
+    hosts: dict[str, set[str]] = {}
+    for test in tests:
+        for host in test.get("passthrough", ()):
+            hosts.setdefault(host, set()).add(test["nodeid"])
+    if not hosts:
+        return []
+    lines = [
+        "not recorded: plain HTTP to these hosts passed through live (ini llm_passthrough_hosts),"
+        " so replay needs them running:"
+    ]
+    for host, nodeids in sorted(hosts.items()):
+        lines.append(f"  {host}  ({_count(len(nodeids), 'test')}, e.g. {min(nodeids)})")
+    lines.append("  to record them too, set `llm_passthrough_hosts =` (empty) and record again")
     return lines
