@@ -130,6 +130,7 @@ class RunState:
                     rerecord=rerecord,
                     http=recorder.http,
                     passthrough=passthrough,
+                    ignore=recorder.ignore_use(),
                 )
             )
         self._close([recorder], passed=passed)
@@ -156,6 +157,10 @@ class RunState:
         calls = [call for recorder in recorders for call in recorder.calls]
         http = [request for recorder in recorders for request in recorder.http]
         passthrough = {h for r in recorders if r.can_record for h in r.passed_through}
+        ignore: dict[str, bool] = {}
+        for recorder in recorders:
+            for path, matched in recorder.ignore_use().items():
+                ignore[path] = ignore.get(path, False) or matched
         drift: list[dict[str, Any] | None] = []
         for recorder in recorders:
             entries = list(recorder.drift or [])[: len(recorder.calls)]
@@ -170,6 +175,7 @@ class RunState:
                 samples=record(baseline),
                 http=http,
                 passthrough=passthrough,
+                ignore=ignore,
             )
         )
         self._close(recorders, passed=passed)
@@ -225,6 +231,7 @@ class RunState:
         lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines += summary.stale_lines(self.tests, strict=self.strict)
         lines += summary.passthrough_lines(self.tests)
+        lines += summary.ignore_lines(self.tests)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"
@@ -238,6 +245,8 @@ class RunState:
             )
             for path, count in sorted(unused.items()):
                 lines.append(f"  {count} unused in {display(path)}")
+            # A prompt re-recorded with new_episodes leaves its old recording here.
+            lines.append("  remove them with: pytest-llm prune (after a run of the whole suite)")
         return lines
 
     def close(self) -> None:

@@ -61,6 +61,15 @@ def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENC
     return lines
 
 
+def _keyed(endpoint: Endpoint, body: dict[str, Any], key: KeySpec) -> dict[str, Any]:
+    """The keyed parts of a request body, laid out as the body is: a difference then reads
+    `$.messages[1].content`, the path that `ignore=` takes, not the key's `$.prompt....`."""
+    fields = key_fields(endpoint, body, key)
+    fields.pop("endpoint", None)
+    prompt = fields.pop("prompt", {})
+    return {**prompt, **fields}
+
+
 def _nearest(
     endpoint: Endpoint, asked: dict[str, Any], cassette: Cassette, key: KeySpec, ordinal: int
 ) -> tuple[int, list[str], bool] | None:
@@ -78,11 +87,11 @@ def _nearest(
     if ordinal < len(candidates):
         position = candidates[ordinal]
         body = cassette.interactions[position]["request"]["body"]
-        return position, differences(key_fields(endpoint, body, key), asked), True
+        return position, differences(_keyed(endpoint, body, key), asked), True
     best: tuple[int, list[str], bool] | None = None
     for position in candidates:
         body = cassette.interactions[position]["request"]["body"]
-        lines = differences(key_fields(endpoint, body, key), asked)
+        lines = differences(_keyed(endpoint, body, key), asked)
         if best is None or len(lines) < len(best[1]):
             best = (position, lines, False)
         if len(lines) <= 1:
@@ -98,12 +107,15 @@ def miss_message(
     *,
     times_recorded: int,
     ordinal: int = 0,
+    sampled: bool = False,
 ) -> str:
     """Everything a person needs to understand and fix a replay miss.
 
-    `ordinal` is how many calls to this endpoint the test made before this one.
+    `ordinal` is how many calls to this endpoint the test made before this one; `sampled`
+    says the test runs llm(samples=N), whose missing samples new_episodes records alone.
     """
-    asked = key_fields(endpoint, body, settings.key)
+    asked = _keyed(endpoint, body, settings.key)
+    changed = False  # a recording of this call exists, for a request that has changed
     lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
@@ -127,9 +139,23 @@ def miss_message(
                 which = f"the {_ordinal(ordinal + 1)} {endpoint.operation} call as recorded"
             lines.append(f"  {which} (interaction #{position}) differs in:")
             lines += [f"    {line}" for line in diff]
-    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
-    lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+            changed = not sampled
+    lines += _record_lines(settings, cassette, changed=changed)
     return "\n".join(lines)
+
+
+def _record_lines(settings: Settings, cassette: Cassette, *, changed: bool) -> list[str]:
+    """The command that records a missed call. When a recording of it exists for a request
+    that changed, new_episodes would keep that one beside the new, unused, and --llm-strict
+    would then fail the run on it: rewrite replaces the test's recordings instead."""
+    if changed:
+        return [
+            f"  record it with: {settings.record_command} --llm-record={RecordMode.REWRITE.value}",
+            "    (rewrite replaces this test's recordings; new_episodes would keep the old one "
+            "beside the new, unused, which --llm-strict fails on until `pytest-llm prune`)",
+        ]
+    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
+    return [f"  record it with: {settings.record_command} --llm-record={mode.value}"]
 
 
 def stale_diff(recorded: dict[str, Any], sent: dict[str, Any]) -> list[str]:
@@ -193,9 +219,11 @@ def plain_miss_message(
     settings: Settings,
     *,
     times_recorded: int,
+    sampled: bool = False,
 ) -> str:
     """A plain HTTP request with no recording: what was asked, what is nearest, how to record."""
     lines = [f"pytest-llm: no recording for this HTTP request in {display(cassette.path)}"]
+    best: tuple[int, list[str]] | None = None
     lines.append(f"  request: {method.upper()} {url}")
     if times_recorded:
         lines.append(
@@ -206,7 +234,6 @@ def plain_miss_message(
         lines.append("  the cassette does not exist yet")
     else:
         asked = _plain_fields(method, url, stored_body)
-        best: tuple[int, list[str]] | None = None
         for position, interaction in enumerate(cassette.interactions):
             if not is_plain(interaction):
                 continue
@@ -222,8 +249,7 @@ def plain_miss_message(
         else:
             lines.append(f"  nearest recorded request (interaction #{best[0]}) differs in:")
             lines += [f"    {line}" for line in best[1]]
-    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
-    lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+    lines += _record_lines(settings, cassette, changed=best is not None and not sampled)
     lines.append(
         "  (or let this host through live: ini llm_passthrough_hosts; "
         "llm_record_http = false records model calls only)"

@@ -20,7 +20,7 @@ from pytest_llm.cassettes.plain_http import (
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss, display
-from pytest_llm.keys import WHOLE, KeySpec, make_key
+from pytest_llm.keys import WHOLE, KeySpec, format_path, make_key, path_matches
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.misses import (
@@ -211,6 +211,7 @@ class Recorder:
                 self.settings,
                 times_recorded=len(recordings),
                 ordinal=self._ordinal(endpoint),
+                sampled=self.sample is not None,
             )
             if self.vcr is not None:
                 method, url = request[:2]
@@ -247,6 +248,17 @@ class Recorder:
             + "\n  earlier in this test:\n"
             + "\n".join("    " + line for text in self.refusals for line in text.splitlines())
         )
+
+    def ignore_use(self) -> dict[str, bool]:
+        """Per ignore path of this test, whether it named a field of any request it was
+        answered with or recorded (empty when the test made no model call to tell by)."""
+        bodies = [c.request for c in self.calls if c.fault is None and isinstance(c.request, dict)]
+        if not bodies or self.vcr is not None:
+            return {}
+        return {
+            format_path(path): any(path_matches(body, path) for body in bodies)
+            for path in self.settings.ignore
+        }
 
     @staticmethod
     def check_stale(call: LLMCall, sent_body: dict[str, Any]) -> None:
@@ -328,6 +340,7 @@ class Recorder:
                 self.cassette,
                 self.settings,
                 times_recorded=len(recordings),
+                sampled=self.sample is not None,
             )
             if self.vcr is not None:
                 message = self._vcr_miss(message)

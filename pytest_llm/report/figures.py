@@ -67,13 +67,15 @@ def test_record(
     samples: dict[str, Any] | None = None,
     http: Iterable[HttpCall] = (),
     passthrough: Iterable[str] = (),
+    ignore: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """One test and its calls, each with its drift against the baseline when re-recording.
 
     `rerecord` is the command that re-records the test (the summary prints it for stale calls);
     `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record);
     `http` its plain HTTP requests, and `passthrough` the hosts (host:port) whose requests went
-    through live while it recorded, unrecorded (llm_passthrough_hosts).
+    through live while it recorded, unrecorded (llm_passthrough_hosts); `ignore` says per
+    ignore path whether it named a field of the test's requests.
     """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
@@ -88,6 +90,7 @@ def test_record(
             for h in http
         ],
         "passthrough": sorted(passthrough),
+        "ignore_matched": dict(ignore or {}),
         "rerecord": rerecord,
         "samples": samples,
     }

@@ -8,7 +8,14 @@ from pytest_llm.checks.budget import usd
 from pytest_llm.checks.samples import passes, rate_changed
 from pytest_llm.report.figures import drifted_calls, stale_calls, totals, was_recorded
 
-__all__ = ["drift_lines", "passthrough_lines", "sample_lines", "stale_lines", "summary_table"]
+__all__ = [
+    "drift_lines",
+    "ignore_lines",
+    "passthrough_lines",
+    "sample_lines",
+    "stale_lines",
+    "summary_table",
+]
 
 _NAME_WIDTH = 36
 _DEFAULT_ROWS = 20
@@ -211,3 +218,20 @@ def passthrough_lines(tests: list[dict[str, Any]]) -> list[str]:
         lines.append(f"  {host}  ({_count(len(nodeids), 'test')}, e.g. {min(nodeids)})")
     lines.append("  to record them too, set `llm_passthrough_hosts =` (empty) and record again")
     return lines
+
+
+def ignore_lines(tests: list[dict[str, Any]]) -> list[str]:
+    """The ignore paths (marker or ini) that named no field of any request they were used on."""
+    matched: dict[str, bool] = {}
+    for test in tests:
+        for path, hit in test.get("ignore_matched", {}).items():
+            matched[path] = matched.get(path, False) or hit
+    unmatched = sorted(path for path, hit in matched.items() if not hit)
+    if not unmatched:
+        return []
+    return [
+        "warning: ignore path(s) that matched no field of any recorded request: "
+        + ", ".join(unmatched),
+        "  check the spelling against the request body, as miss messages print it "
+        "($.messages[1].content); a path that names nothing leaves the key unchanged",
+    ]
