@@ -140,8 +140,24 @@ def miss_message(
             lines.append(f"  {which} (interaction #{position}) differs in:")
             lines += [f"    {line}" for line in diff]
             changed = not sampled
+            if diff and all(line.startswith("$.model:") for line in diff):
+                recorded = cassette.interactions[position]["request"]["body"].get("model")
+                lines += _model_lines(str(body.get("model")), str(recorded), settings)
     lines += _record_lines(settings, cassette, changed=changed)
     return "\n".join(lines)
+
+
+def _model_lines(asked: str, recorded: str, settings: Settings) -> list[str]:
+    """Only the model differs: most likely the cassette was re-recorded on a candidate with
+    --llm-model, and recording the old model again is not what the user wants."""
+    mapping = f"{asked}={recorded}"
+    return [
+        f"  only the model differs: the recording asks {recorded!r}, the code {asked!r} (as "
+        f"after --llm-record=rewrite --llm-model {mapping})",
+        f"    to keep {recorded!r}: change the model in the code, or replay with: "
+        f"{settings.record_command} --llm-model {mapping}",
+        f"    to go back to {asked!r}, re-record it as below",
+    ]
 
 
 def _record_lines(settings: Settings, cassette: Cassette, *, changed: bool) -> list[str]:

@@ -144,11 +144,13 @@ def drifted_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int
             drift = call.get("drift")
             if drift is None:
                 continue
+            # An identical answer from another requested model (--llm-model) is no change
+            # to review; a served model that moved behind the same name is.
             changed = (
                 drift["score"] < 1.0
                 or drift["served_model_changed"]
                 or drift["json_diff"]
-                or drift["baseline_model"] != call["model"]
+                or drift["schema_valid"]["baseline"] != drift["schema_valid"]["new"]
             )
             if changed:
                 found.append((test, index, drift))

@@ -142,6 +142,8 @@ def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[st
     found = drifted_calls(tests)
     below = [f for f in found if min_score is not None and f[2]["score"] < min_score]
     head = f"drift against the baseline: {len(found)} of {compared} call(s) changed"
+    if compared > len(found):
+        head += f" ({compared - len(found)} answered as before, score 1.000)"
     if min_score is not None:
         head += f", {len(below)} below --llm-drift-min-score={min_score}"
     lines = [head]
