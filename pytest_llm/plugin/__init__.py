@@ -82,7 +82,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         action="append",
         default=[],
         metavar="PATH",
-        help="write the run's calls, tokens and costs to PATH (.json); repeatable",
+        help="write the run's report (calls, tokens, costs, drift) to PATH: .json, .md or "
+        ".html (one self-contained page); repeatable, one per format",
     )
     group.addoption(
         "--llm-model",

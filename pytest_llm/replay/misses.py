@@ -137,9 +137,14 @@ def miss_message(
             which = "nearest recorded request"
             if in_place and ordinal:
                 which = f"the {_ordinal(ordinal + 1)} {endpoint.operation} call as recorded"
-            lines.append(f"  {which} (interaction #{position}) differs in:")
-            lines += [f"    {line}" for line in diff]
-            changed = not sampled
+            if diff:
+                lines.append(f"  {which} (interaction #{position}) differs in:")
+                lines += [f"    {line}" for line in diff]
+                changed = not sampled
+            else:  # the same request, recorded for another sample of the test
+                sample = cassette.interactions[position].get("sample")
+                owner = f", recorded for sample {sample}" if sample is not None else ""
+                lines.append(f"  {which} (interaction #{position}) is this same request{owner}")
             if diff and all(line.startswith("$.model:") for line in diff):
                 recorded = cassette.interactions[position]["request"]["body"].get("model")
                 lines += _model_lines(str(body.get("model")), str(recorded), settings)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pytest_llm.calls import HttpCall, LLMCall
+from pytest_llm.checks.drift import answer_text
 
 __all__ = [
     "REPORT_VERSION",
@@ -51,6 +52,7 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "replayed": call.replayed,
         "fault": call.fault,
         "text": call.text,
+        "answer": answer_text(call),
         "drift": drift,
         "stale": call.stale,
         "stale_diff": list(call.stale_diff),

@@ -133,8 +133,13 @@ def sample_lines(tests: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[str]:
-    """The summary's drift section: changed calls, worst first, then changed pass rates."""
+def drift_lines(
+    tests: list[dict[str, Any]], min_score: float | None, *, flag: str = "--llm-drift-min-score"
+) -> list[str]:
+    """The summary's drift section: changed calls, worst first, then changed pass rates.
+
+    `flag` names the option that set `min_score` (`pytest-llm diff` calls it --min-score).
+    """
     compared = sum(1 for t in tests for c in t["calls"] if c.get("drift") is not None)
     rates = sorted((t for t in tests if rate_changed(t.get("samples"))), key=lambda t: t["nodeid"])
     if not compared:
@@ -145,7 +150,7 @@ def drift_lines(tests: list[dict[str, Any]], min_score: float | None) -> list[st
     if compared > len(found):
         head += f" ({compared - len(found)} answered as before, score 1.000)"
     if min_score is not None:
-        head += f", {len(below)} below --llm-drift-min-score={min_score}"
+        head += f", {len(below)} below {flag}={min_score}"
     lines = [head]
     for test, index, drift in found[:_DRIFT_ROWS]:
         model = test["calls"][index]["model"]
