@@ -557,12 +557,13 @@ def _stats(args: argparse.Namespace) -> int:
 
         def row(provider: str, model: str, group: Group) -> list[str]:
             usage = group.usage
+            counts = [str(len(group.calls)), str(group.errors), str(len(group.cassettes))]
+            if provider == "http":  # plain HTTP has no tokens and no price
+                return [provider, model, *counts, "-", "-", "-", "-"]
             return [
                 provider,
                 model,
-                str(len(group.calls)),
-                str(group.errors),
-                str(len(group.cassettes)),
+                *counts,
                 f"{usage.input_tokens:,}",
                 f"{usage.output_tokens:,}",
                 f"{usage.cached_tokens:,}",

@@ -532,11 +532,12 @@ def _validator(schema: _Schema) -> Any:
     except exceptions.SchemaError:
         # check_schema stops at the first problem; a person fixing a schema wants them all.
         meta = validators.validator_for(cls.META_SCHEMA, default=cls)(cls.META_SCHEMA)
+        # A draft's meta-schema checks some keywords once per vocabulary: said once here.
         found = sorted(
-            (
+            {
                 f"{_json_path(tuple(error.absolute_path))}: {_short(error.message, 200)}"
                 for error in meta.iter_errors(schema.schema)
-            ),
+            }
         )
     else:
         return cls(schema.schema, format_checker=cls.FORMAT_CHECKER)
