@@ -146,7 +146,9 @@ def test_a_cost_limit_is_printed_as_the_dollars_it_is(
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["E * token budget exceeded: cost $0.00000* > max_cost_usd=0.000001"])
+    result.stdout.fnmatch_lines(
+        ["E * token budget exceeded: cost $0.00000* > max_cost_usd=0.000001"]
+    )
     assert "max_cost_usd=1e-06" not in result.stdout.str().replace("max_cost_usd=1e-06)", "")
 
 
