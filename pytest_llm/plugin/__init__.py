@@ -152,6 +152,10 @@ def pytest_configure(config: pytest.Config) -> None:
         for line in vcr_compat.MARKERS:
             config.addinivalue_line("markers", line)
         config.pluginmanager.register(vcr_compat, "pytest-llm-vcr")
+    else:  # vcrpy cannot read the cassettes that pytest-llm converted: say so in one line
+        from pytest_llm.plugin import recording_guard
+
+        config.pluginmanager.register(recording_guard, "pytest-llm-recording-guard")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm.plugin import xdist_support
 
