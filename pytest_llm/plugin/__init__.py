@@ -260,6 +260,9 @@ class _Hooks:
         if not self.vcr:
             # Short: a header line longer than the terminal wraps (-p no:recording hands over).
             lines.append("pytest-llm: pytest-recording is loaded and serves the vcr marker")
+        elif not run.cassette_root.is_dir():
+            # Likely a suite moved from pytest-recording: its cassettes are not in that folder.
+            lines.append("pytest-llm: tests marked vcr: cassettes/<module>/ beside their test file")
         return lines
 
     @pytest.hookimpl(trylast=True)

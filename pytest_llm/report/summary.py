@@ -24,18 +24,31 @@ _STALE_TESTS = 20
 _STALE_DIFFS = 3
 
 
+def _middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
+
+
 def _shorten(name: str, width: int) -> str:
-    """A node id cut to `width`: folders go first, then the middle, so that the file and
-    the test stay readable (cutting from the left lost the file)."""
+    """A node id cut to `width` keeping its file and its test: folders go first, then classes,
+    then the middle of each (cutting from the left lost the file)."""
     if len(name) <= width:
         return name
-    path, sep, test = name.partition("::")
-    if "/" in path:
-        name = "…/" + path.rsplit("/", 1)[1] + sep + test
-        if len(name) <= width:
-            return name
-    head = (width - 1) // 2
-    return name[:head] + "…" + name[-(width - 1 - head) :]
+    path, _, rest = name.partition("::")
+    file, test = path.rsplit("/", 1)[-1], rest.rsplit("::", 1)[-1]
+    if not rest:
+        return _middle(name, width)
+    candidates = [f"…/{file}::{rest}"] if "/" in path else []
+    if "::" in rest:  # a class between them
+        candidates.append(f"{file}::…::{test}")
+    for candidate in candidates:
+        if len(candidate) <= width:
+            return candidate
+    room = width - 2  # the "::" between them
+    file_room = min(len(file), max(room // 3, room - len(test)))
+    return _middle(file, file_room) + "::" + _middle(test, room - file_room)
 
 
 def _count(total: int, what: str) -> str:
@@ -77,7 +90,7 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
                 + sum(1 for h in http if not h["replayed"]),
                 f"{test['usage']['input_tokens']:,}",
                 f"{test['usage']['output_tokens']:,}",
-                usd(test["cost_usd"]),
+                usd(test["cost_usd"]) if test["calls"] else "-",  # plain HTTP only: no price
             )
         )
     if hidden:
@@ -90,7 +103,7 @@ def summary_table(tests: list[dict[str, Any]], *, verbose: bool = False) -> list
             total["recorded"] + total["http_recorded"],
             f"{total['usage']['input_tokens']:,}",
             f"{total['usage']['output_tokens']:,}",
-            usd(total["cost_usd"]),
+            usd(total["cost_usd"]) if total["calls"] else "-",
         )
     )
     if total["http_replayed"] or total["http_recorded"]:
