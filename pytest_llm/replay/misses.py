@@ -270,7 +270,14 @@ def plain_miss_message(
         else:
             lines.append(f"  nearest recorded request (interaction #{best[0]}) differs in:")
             lines += [f"    {line}" for line in best[1]]
-    lines += _record_lines(settings, cassette, changed=best is not None and not sampled)
+    # The same method and URL asked with another query or body is that recording changed;
+    # another URL is a new request, which new_episodes records beside the others.
+    changed = (
+        best is not None
+        and not sampled
+        and not any(line.startswith(("$.method:", "$.url:")) for line in best[1])
+    )
+    lines += _record_lines(settings, cassette, changed=changed)
     lines.append(
         "  (or let this host through live: ini llm_passthrough_hosts; "
         "llm_record_http = false records model calls only)"
