@@ -14,10 +14,17 @@ from kit import inner_file, without_keys
 from tool_server import ToolServer
 
 AGENT = """
+import asyncio
+
 import httpx
 import requests
 
 TOOL = os.environ["TOOL_URL"]
+
+
+async def weather_async():
+    async with httpx.AsyncClient() as client:
+        return (await client.get(TOOL + "/weather", params={"city": "Oslo"})).json()
 
 
 def weather_agent(client_kind="httpx", swallow=False):
@@ -25,6 +32,8 @@ def weather_agent(client_kind="httpx", swallow=False):
     try:
         if client_kind == "httpx":
             tool = httpx.get(TOOL + "/weather", params={"city": "Oslo"}).json()
+        elif client_kind == "httpx-async":
+            tool = asyncio.run(weather_async())
         else:
             tool = requests.get(TOOL + "/weather", params={"city": "Oslo"}).json()
     except Exception as exc:
@@ -34,7 +43,7 @@ def weather_agent(client_kind="httpx", swallow=False):
     return ask(f"{first} The tool said {tool}. Answer the user.")
 
 
-@pytest.mark.parametrize("client_kind", ["httpx", "requests"])
+@pytest.mark.parametrize("client_kind", ["httpx", "httpx-async", "requests"])
 def test_agent(llm, client_kind):
     assert weather_agent(client_kind)
 
@@ -53,19 +62,19 @@ def test_recording_names_the_loopback_tool_it_let_through_unrecorded(
 ) -> None:
     inner_file(pytester, AGENT)
     result = pytester.runpytest("--llm-record=once")
-    result.assert_outcomes(passed=3)
-    assert len(tool.requests) == 3  # live, as llm_passthrough_hosts says
+    result.assert_outcomes(passed=4)
+    assert len(tool.requests) == 4  # live, as llm_passthrough_hosts says
     result.stdout.fnmatch_lines(
         [
             "not recorded: plain HTTP to these hosts passed through live "
             "(ini llm_passthrough_hosts), so replay needs them running:",
-            f"  {_host(tool)}  (3 tests, e.g. test_app.py::test_agent*",
+            f"  {_host(tool)}  (4 tests, e.g. test_app.py::test_agent*",
             "  to record them too, set `llm_passthrough_hosts =` (empty) and record again",
         ]
     )
     # Replay with the server up passes and says nothing: the host is meant to be live.
     result = pytester.runpytest()
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     assert "not recorded:" not in result.stdout.str()
 
 
@@ -76,17 +85,18 @@ def test_replay_without_the_tool_server_explains_the_refused_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     inner_file(pytester, AGENT)
-    pytester.runpytest("--llm-record=once").assert_outcomes(passed=3)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=4)
     tool.stop()
     inner_env.stop()
     without_keys(monkeypatch)
 
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4)
     # The client's own exception type, so the application's handling is unchanged.
     result.stdout.fnmatch_lines(
         [
             "FAILED test_app.py::test_agent[[]httpx[]] - httpx.ConnectError: pytest-llm: conne*",
+            "FAILED test_app.py::test_agent[[]httpx-async[]] - httpx.ConnectError: pytest-llm*",
             "FAILED test_app.py::test_agent[[]requests[]] - requests.exceptions.ConnectionErr*",
         ]
     )
@@ -119,12 +129,12 @@ def test_following_the_advice_records_the_tool_and_replays_it_offline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     inner_file(pytester, AGENT)
-    pytester.runpytest("--llm-record=once").assert_outcomes(passed=3)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=4)
     pytester.makeini("[pytest]\nllm_passthrough_hosts =\n")
     result = pytester.runpytest("--llm-record=new_episodes")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     assert "not recorded:" not in result.stdout.str()
     tool.stop()
     inner_env.stop()
     without_keys(monkeypatch)
-    pytester.runpytest().assert_outcomes(passed=3)
+    pytester.runpytest().assert_outcomes(passed=4)
