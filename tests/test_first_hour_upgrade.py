@@ -44,6 +44,15 @@ def test_calls_that_answer_the_same_on_the_new_model_are_not_counted_as_changed(
         ]
     )
     assert "test_agent[1]" not in result.stdout.str()
+    # The run also says what the replay needs next.
+    result.stdout.fnmatch_lines(
+        [
+            "recorded with --llm-model gpt-4o-mini=gpt-4.1-mini: the cassettes now ask the new "
+            "model, the code the old one;",
+            "  change the model in the code, or replay with the same --llm-model, or the replay "
+            "misses on $.model",
+        ]
+    )
 
 
 def test_replay_after_an_upgrade_says_to_change_the_code_or_keep_mapping_the_model(

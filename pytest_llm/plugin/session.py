@@ -232,6 +232,7 @@ class RunState:
         lines += summary.stale_lines(self.tests, strict=self.strict)
         lines += summary.passthrough_lines(self.tests)
         lines += summary.ignore_lines(self.tests)
+        lines += summary.model_map_lines(self.model_map, self.recorded)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

@@ -11,6 +11,7 @@ from pytest_llm.report.figures import drifted_calls, stale_calls, totals, was_re
 __all__ = [
     "drift_lines",
     "ignore_lines",
+    "model_map_lines",
     "passthrough_lines",
     "sample_lines",
     "stale_lines",
@@ -254,4 +255,16 @@ def ignore_lines(tests: list[dict[str, Any]]) -> list[str]:
         + ", ".join(unmatched),
         "  check the spelling against the request body, as miss messages print it "
         "($.messages[1].content); a path that names nothing leaves the key unchanged",
+    ]
+
+
+def model_map_lines(model_map: dict[str, str], recorded: int) -> list[str]:
+    """After recording with --llm-model OLD=NEW: the cassettes ask NEW, the code still OLD."""
+    if not model_map or not recorded:
+        return []
+    mapping = " ".join(f"--llm-model {old}={new}" for old, new in sorted(model_map.items()))
+    return [
+        f"recorded with {mapping}: the cassettes now ask the new model, the code the old one;",
+        "  change the model in the code, or replay with the same --llm-model, or the replay "
+        "misses on $.model",
     ]
