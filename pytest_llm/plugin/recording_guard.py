@@ -28,6 +28,14 @@ def _ours(path: Path) -> bool:
         return False
 
 
+def _value(request: pytest.FixtureRequest, name: str, default: Any) -> Any:
+    """A pytest-recording fixture's value, or `default` in a version that lacks it."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.FixtureLookupError:
+        return default
+
+
 def _cassettes(request: pytest.FixtureRequest) -> Iterator[Path]:
     """The files pytest-recording will hand to vcrpy for this test, as it names them."""
     folder = Path(str(request.getfixturevalue("vcr_cassette_dir")))
@@ -46,8 +54,8 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Gen
     if (
         fixturedef.argname == "vcr"
         and request.node.get_closest_marker("vcr") is not None
-        and not request.getfixturevalue("disable_recording")
-        and request.getfixturevalue("record_mode") != "rewrite"  # vcrpy deletes it first
+        and not _value(request, "disable_recording", False)
+        and _value(request, "record_mode", "none") != "rewrite"  # vcrpy deletes it first
     ):
         for path in _cassettes(request):
             if path.is_file() and _ours(path):
