@@ -143,3 +143,19 @@ def test_an_ignore_path_that_names_nothing_is_warned_about(
     replay = pytester.runpytest()
     replay.assert_outcomes(passed=2)
     replay.stdout.fnmatch_lines(["warning: ignore path(s) that matched no field*"])
+
+
+def test_a_call_added_after_the_recorded_ones_is_recorded_with_new_episodes(
+    pytester: pytest.Pytester, inner_env: FakeProvider
+) -> None:
+    inner_file(pytester, CHAT)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    inner_file(pytester, CHAT.replace('colours")\n', 'colours")\n    ask("Name a fruit")\n', 1))
+    miss = pytester.runpytest()
+    miss.assert_outcomes(passed=1, failed=1)
+    miss.stdout.fnmatch_lines(
+        ["*record it with: pytest test_app.py::test_a --llm-record=new_episodes"]
+    )
+    assert "rewrite" not in miss.stdout.str()
+    pytester.runpytest(*_suggested(miss)).assert_outcomes(passed=1)
+    assert pytester.runpytest("--llm-strict").ret == 0  # nothing left unused

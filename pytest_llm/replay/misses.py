@@ -140,7 +140,9 @@ def miss_message(
             if diff:
                 lines.append(f"  {which} (interaction #{position}) differs in:")
                 lines += [f"    {line}" for line in diff]
-                changed = not sampled
+                # The recording at this call's place changed; a call past the recorded
+                # ones is new, and new_episodes adds it beside them.
+                changed = in_place and not sampled
             else:  # the same request, recorded for another sample of the test
                 sample = cassette.interactions[position].get("sample")
                 owner = f", recorded for sample {sample}" if sample is not None else ""
