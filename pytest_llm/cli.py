@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,12 +48,18 @@ def _parser() -> argparse.ArgumentParser:
         "import",
         help="convert vcrpy / pytest-recording cassettes into pytest-llm ones",
         description="Convert vcrpy / pytest-recording cassettes of OpenAI and Anthropic "
-        "traffic: one pytest-llm cassette per input file, with the same file name, in --out. "
-        "Secrets and cookies are removed; calls to other services are skipped.",
+        "traffic: one pytest-llm cassette per input file, with the same file name, in --out "
+        "(default: the current directory, not the input's folder). Secrets and cookies are "
+        "removed; calls to other services are kept, as plain HTTP interactions. Tests marked "
+        "vcr need no import: they read vcrpy cassettes in place.",
     )
     imp.add_argument("files", nargs="+", metavar="FILE", type=Path, help="vcrpy cassette(s)")
     imp.add_argument(
-        "--out", type=Path, default=Path(), metavar="DIR", help="where to write (default: .)"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where to write (default: the current directory)",
     )
     imp.add_argument("--force", action="store_true", help="replace cassettes that already exist")
     imp.add_argument(
@@ -252,7 +259,7 @@ def _report_problems(command: str, scan: Scan) -> int:
         names = " ".join(display(p) for p in scan.vcrpy)
         print(
             f"note: {len(scan.vcrpy)} vcrpy cassette(s) left out; convert them with: "
-            f"pytest-llm import {names}",
+            f"pytest-llm import {names} --out DIR (default: the current directory)",
             file=sys.stderr,
         )
     return PROBLEM if scan.errors else OK
@@ -278,6 +285,8 @@ def _import(args: argparse.Namespace) -> int:
     missing = [display(f) for f in args.files if not f.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
+    chosen = args.out is not None
+    args.out = args.out if chosen else Path()
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {display(args.out)} is a file, not a directory")
     targets: dict[Path, Path] = {}
@@ -327,6 +336,17 @@ def _import(args: argparse.Namespace) -> int:
             print(f"{display(Path(entry['path']))}  ({entry['calls']} call(s){note})")
             for reason in skipped:
                 print(f"  skipped {reason}")
+        elsewhere = {str(Path(e["source"]).resolve().parent) for e in written} - {
+            str(Path.cwd().resolve())
+        }
+        if written and not chosen and elsewhere:
+            # `show` and `ls` suggest this command for a file in tests/cassettes/...: a user
+            # looked for the result beside the input.
+            print(
+                f"note: written into the current directory ({Path.cwd()}), not beside the "
+                "input; pass --out DIR to write elsewhere",
+                file=sys.stderr,
+            )
     for entry in failed:
         _error("import", entry["error"])
     return PROBLEM if failed else OK
@@ -491,7 +511,8 @@ def _show(args: argparse.Namespace) -> int:
         print("  " + "-" * 8 + " answer")
         for turn in shown.answer:
             print(*_labelled(turn.role, turn.text, width), sep="\n")
-        print(*_labelled("usage", _usage_line(info), width), sep="\n")
+        if info.provider != "http":  # a plain HTTP request has no tokens and no price
+            print(*_labelled("usage", _usage_line(info), width), sep="\n")
     return OK
 
 
@@ -536,12 +557,13 @@ def _stats(args: argparse.Namespace) -> int:
 
         def row(provider: str, model: str, group: Group) -> list[str]:
             usage = group.usage
+            counts = [str(len(group.calls)), str(group.errors), str(len(group.cassettes))]
+            if provider == "http":  # plain HTTP has no tokens and no price
+                return [provider, model, *counts, "-", "-", "-", "-"]
             return [
                 provider,
                 model,
-                str(len(group.calls)),
-                str(group.errors),
-                str(len(group.cassettes)),
+                *counts,
                 f"{usage.input_tokens:,}",
                 f"{usage.output_tokens:,}",
                 f"{usage.cached_tokens:,}",
@@ -549,7 +571,9 @@ def _stats(args: argparse.Namespace) -> int:
             ]
 
         rows = [row(g.provider, g.model or "-", g) for g in totals.models]
-        rows += [row(g.provider, "(all)", g) for g in totals.providers]
+        # A provider's "(all)" row only adds something when it sums several models.
+        models_of = Counter(g.provider for g in totals.models)
+        rows += [row(g.provider, "(all)", g) for g in totals.providers if models_of[g.provider] > 1]
         rows.append(row("total", "", totals.total))
         headers = ["PROVIDER", "MODEL", "CALLS", "ERRORS", "CASSETTES", "INPUT", "OUTPUT"]
         headers += ["CACHED", "COST"]
@@ -607,7 +631,7 @@ def _diff(args: argparse.Namespace) -> int:
         document["only_old"], document["only_new"] = result.only_old, result.only_new
         _emit_json(document)
     else:
-        lines = summary.drift_lines(result.tests, args.min_score)
+        lines = summary.drift_lines(result.tests, args.min_score, flag="--min-score")
         print("\n".join(lines) if lines else "no calls to compare")
         for label, names in (("only in OLD", result.only_old), ("only in NEW", result.only_new)):
             for name in names:

@@ -97,6 +97,20 @@ def parse_path(text: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+def format_path(steps: tuple[Step, ...]) -> str:
+    """An ignore path as messages print it: `$.messages[*].content`."""
+    text = "$"
+    for step in steps:
+        text += f"[{step}]" if isinstance(step, int) or step == WILDCARD else f".{step}"
+    return text
+
+
+def path_matches(body: Any, steps: tuple[Step, ...]) -> bool:
+    """Whether `steps` name at least one field of `body` (an ignore path that names none is
+    likely misspelt, or written against another layout)."""
+    return bool(steps) and _without(body, steps) != body
+
+
 def parse_ignore(paths: str | Iterable[str]) -> tuple[tuple[Step, ...], ...]:
     """Validate `ignore` paths (same list syntax as match_on); ValueError explains the syntax."""
     return tuple(dict.fromkeys(parse_path(path) for path in split_names(paths)))

@@ -99,7 +99,12 @@ def test_import_writes_one_cassette_per_file_in_the_current_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "import", str(TOOL_OUTPUT), str(RETRIES))
-    assert (code, err) == (0, "")
+    assert code == 0
+    # Not beside the inputs, which is where a user looks first: said on stderr.
+    assert err == (
+        f"note: written into the current directory ({tmp_path}), not beside the input; "
+        "pass --out DIR to write elsewhere\n"
+    )
     assert out.splitlines() == [
         "test_openai_tool_output.yaml  (2 call(s))",
         "test_openrouter_errors_raised.yaml  (3 call(s))",

@@ -26,11 +26,11 @@ def test_a_changed_prompt_is_never_answered_with_the_old_reply(
             "*no recording for this call in *test_a.yaml",
             "*call: openai chat.completions  model='gpt-4o-mini'  temperature=0.2  stream=False",
             "*nearest recorded request (interaction #0) differs in:",
-            "*record it with: pytest test_app.py::test_a --llm-record=new_episodes",
+            "*record it with: pytest test_app.py::test_a --llm-record=rewrite",
         ]
     )
     assert (
-        "$.prompt.messages[0].content: recorded 'Name three colours', now 'Name four colours'"
+        "$.messages[0].content: recorded 'Name three colours', now 'Name four colours'"
         in result.stdout.str()
     )
     assert len(inner_env.requests) == 1  # only the recording run reached the provider

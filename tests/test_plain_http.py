@@ -288,7 +288,7 @@ def test_an_unrecorded_tool_call_fails_with_the_request_and_the_nearest_recordin
             "*request: GET http://127.0.0.1:*/weather?city=Bergen",
             "*nearest recorded request (interaction #0) differs in:",
             "*$.query.city: recorded 'Oslo', now 'Bergen'",
-            "*record it with: pytest test_app.py::test_tool --llm-record=new_episodes",
+            "*record it with: pytest test_app.py::test_tool --llm-record=rewrite",
         ]
     )
     assert len(tool.requests) == 1  # the replay run sent nothing

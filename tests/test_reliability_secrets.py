@@ -145,7 +145,7 @@ def test_no_planted_secret_reaches_a_file_or_the_terminal(
         [
             "*pytest-llm: no recording for this call in *test_secrets.yaml",
             "*nearest recorded request (interaction #0) differs in:",
-            "*$.prompt.messages[[]0].content: recorded 'My key is <scrubbed>, mail <scrubbed>, "
+            "*$.messages[[]0].content: recorded 'My key is <scrubbed>, mail <scrubbed>, "
             "also <scrubbed>', now 'My key is <scrubbed>, mail <scrubbed>, also <scrubbed> and "
             "again <scrubbed>'",
         ]

@@ -321,12 +321,12 @@ def test_a_tool_loops_second_call_is_compared_with_the_second_recording(
         result,
         [
             "*the 2nd chat.completions call as recorded (interaction #1) differs in:",
-            "*$.prompt.messages[2].content[0].text: recorded '18C', now '21C'",
-            "*$.prompt.messages[2].content[1].text: recorded 'sunny', now 'rain'",
-            "*$.prompt.messages[2].content[2].text: recorded 'light wind', now 'storm'",
+            "*$.messages[2].content[0].text: recorded '18C', now '21C'",
+            "*$.messages[2].content[1].text: recorded 'sunny', now 'rain'",
+            "*$.messages[2].content[2].text: recorded 'light wind', now 'storm'",
         ],
     )
-    assert "$.prompt.messages[1]: " not in result.stdout.str()
+    assert "$.messages[1]: " not in result.stdout.str()
 
 
 def test_ignore_paths_leave_exactly_the_named_parts_out_of_the_key() -> None:

@@ -135,7 +135,8 @@ def load(path: Path) -> list[dict[str, Any]]:
             raise CassetteError(
                 path,
                 "this is a vcrpy / pytest-recording cassette, not a pytest-llm one",
-                fix=f"convert it with: pytest-llm import {path}",
+                fix=f"convert it with: pytest-llm import {path} --out DIR (default: the current "
+                "directory); tests marked vcr read it in place, with no import",
             ) from None
         raise exc from None
     if interactions is None:

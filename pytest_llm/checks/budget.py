@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Protocol
 
 from pytest_llm.usage import Usage
@@ -47,6 +48,11 @@ def usd(value: float | None) -> str:
     return "$" + (text if len(text.split(".")[1]) >= 2 else f"{value:.2f}")
 
 
+def _decimal(value: float | int) -> str:
+    """A limit as the user would write it in dollars: 0.000001, never 1e-06."""
+    return format(Decimal(repr(value)), "f")
+
+
 def _row(label: str, usage: Usage, cost: str, tail: str = "") -> str:
     return (
         f"  {label:<34} in {usage.input_tokens:>8,}  out {usage.output_tokens:>7,}  "
@@ -75,14 +81,15 @@ def budget_problems(calls: list[_Call], limits: Mapping[str, float | int | None]
         unpriced = sorted({c.model for c in calls if c.cost_usd is None})
         if unpriced:
             problems.append(
-                f"cost cannot be checked against max_cost_usd={max_cost}: no known price for "
+                f"cost cannot be checked against max_cost_usd={_decimal(max_cost)}: no known "
+                "price for "
                 + ", ".join(repr(m) for m in unpriced)
                 + " (add it to the price file named by the ini key llm_prices)"
             )
         else:
             cost = sum(c.cost_usd or 0.0 for c in calls)
             if cost > max_cost:
-                problems.append(f"cost {usd(cost)} > max_cost_usd={max_cost}")
+                problems.append(f"cost {usd(cost)} > max_cost_usd={_decimal(max_cost)}")
     return problems
 
 

@@ -134,6 +134,13 @@ def schema_valid(call: _Call) -> bool | None:
     return True
 
 
+def answer_text(call: _Call) -> str:
+    """What a call answered, for a person: its text, or its tool calls (`name({...})`)."""
+    if call.text:
+        return call.text
+    return "\n".join(f"{tc.name}({tc.arguments_json})" for tc in call.tool_calls)
+
+
 def compare(call: _Call, base: _Call, scorer: Scorer) -> dict[str, Any]:
     """The drift entry of one call against its baseline."""
     old_json, new_json = structured(base), structured(call)
@@ -163,6 +170,7 @@ def compare(call: _Call, base: _Call, scorer: Scorer) -> dict[str, Any]:
         "method": method,
         "score": round(score, 4),
         "baseline_text": base.text,
+        "baseline_answer": answer_text(base),
         "json_diff": (
             json_diff(old_json, new_json) if old_json is not None and new_json is not None else None
         ),

@@ -529,13 +529,23 @@ def _validator(schema: _Schema) -> Any:
     cls = validators.validator_for(schema.schema, default=validators.Draft202012Validator)
     try:
         cls.check_schema(schema.schema)
-    except exceptions.SchemaError as exc:
-        problem = f"{_json_path(tuple(exc.absolute_path))}: {_short(exc.message, 200)}"
+    except exceptions.SchemaError:
+        # check_schema stops at the first problem; a person fixing a schema wants them all.
+        meta = validators.validator_for(cls.META_SCHEMA, default=cls)(cls.META_SCHEMA)
+        # A draft's meta-schema checks some keywords once per vocabulary: said once here.
+        found = sorted(
+            {
+                f"{_json_path(tuple(error.absolute_path))}: {_short(error.message, 200)}"
+                for error in meta.iter_errors(schema.schema)
+            }
+        )
     else:
         return cls(schema.schema, format_checker=cls.FORMAT_CHECKER)
-    raise _UsageError(
-        ValueError, f"{schema.label} is not a valid JSON Schema ({_draft_name(cls)}): {problem}"
-    )
+    head = f"{schema.label} is not a valid JSON Schema ({_draft_name(cls)})"
+    if len(found) == 1:
+        raise _UsageError(ValueError, f"{head}: {found[0]}")
+    lines = "".join(f"\n  {line}" for line in found)
+    raise _UsageError(ValueError, f"{head}: {len(found)} problems{lines}")
 
 
 def _draft_name(cls: type) -> str:

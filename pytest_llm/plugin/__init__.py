@@ -82,7 +82,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         action="append",
         default=[],
         metavar="PATH",
-        help="write the run's calls, tokens and costs to PATH (.json); repeatable",
+        help="write the run's report (calls, tokens, costs, drift) to PATH: .json, .md or "
+        ".html (one self-contained page); repeatable, one per format",
     )
     group.addoption(
         "--llm-model",
@@ -151,6 +152,10 @@ def pytest_configure(config: pytest.Config) -> None:
         for line in vcr_compat.MARKERS:
             config.addinivalue_line("markers", line)
         config.pluginmanager.register(vcr_compat, "pytest-llm-vcr")
+    else:  # vcrpy cannot read the cassettes that pytest-llm converted: say so in one line
+        from pytest_llm.plugin import recording_guard
+
+        config.pluginmanager.register(recording_guard, "pytest-llm-recording-guard")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_llm.plugin import xdist_support
 
@@ -255,6 +260,9 @@ class _Hooks:
         if not self.vcr:
             # Short: a header line longer than the terminal wraps (-p no:recording hands over).
             lines.append("pytest-llm: pytest-recording is loaded and serves the vcr marker")
+        elif not run.cassette_root.is_dir():
+            # Likely a suite moved from pytest-recording: its cassettes are not in that folder.
+            lines.append("pytest-llm: tests marked vcr: cassettes/<module>/ beside their test file")
         return lines
 
     @pytest.hookimpl(trylast=True)

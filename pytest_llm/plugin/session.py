@@ -119,10 +119,19 @@ class RunState:
     def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
         self.stop(recorder)
-        if recorder.calls:
+        passthrough = recorder.passed_through if recorder.can_record else set()
+        if recorder.calls or recorder.http or passthrough:
             rerecord = rerecord_command(recorder.settings.record_command)
             self.tests.append(
-                figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
+                figures.test_record(
+                    nodeid,
+                    recorder.calls,
+                    recorder.drift,
+                    rerecord=rerecord,
+                    http=recorder.http,
+                    passthrough=passthrough,
+                    ignore=recorder.ignore_use(),
+                )
             )
         self._close([recorder], passed=passed)
 
@@ -146,13 +155,28 @@ class RunState:
                 mark_outcome(interaction, outcomes.get(recorder.sample or 0, False))
         baseline = baseline_counts(c.interaction for r in recorders for c in r.baseline)
         calls = [call for recorder in recorders for call in recorder.calls]
+        http = [request for recorder in recorders for request in recorder.http]
+        passthrough = {h for r in recorders if r.can_record for h in r.passed_through}
+        ignore: dict[str, bool] = {}
+        for recorder in recorders:
+            for path, matched in recorder.ignore_use().items():
+                ignore[path] = ignore.get(path, False) or matched
         drift: list[dict[str, Any] | None] = []
         for recorder in recorders:
             entries = list(recorder.drift or [])[: len(recorder.calls)]
             drift += entries + [None] * (len(recorder.calls) - len(entries))
         rerecord = rerecord_command(recorders[0].settings.record_command)
         self.tests.append(
-            figures.test_record(nodeid, calls, drift, rerecord=rerecord, samples=record(baseline))
+            figures.test_record(
+                nodeid,
+                calls,
+                drift,
+                rerecord=rerecord,
+                samples=record(baseline),
+                http=http,
+                passthrough=passthrough,
+                ignore=ignore,
+            )
         )
         self._close(recorders, passed=passed)
 
@@ -162,6 +186,7 @@ class RunState:
         path = cassette.path
         for recorder in recorders:
             self.replayed += sum(1 for call in recorder.calls if call.replayed)
+            self.replayed += sum(1 for request in recorder.http if request.replayed)
             self.recorded += recorder.recorded
         if cassette.dirty:
             # A failed re-record keeps the old answers behind the new ones until it passes.
@@ -205,6 +230,9 @@ class RunState:
         lines += summary.sample_lines(self.tests)
         lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines += summary.stale_lines(self.tests, strict=self.strict)
+        lines += summary.passthrough_lines(self.tests)
+        lines += summary.ignore_lines(self.tests)
+        lines += summary.model_map_lines(self.model_map, self.recorded)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"
@@ -218,6 +246,8 @@ class RunState:
             )
             for path, count in sorted(unused.items()):
                 lines.append(f"  {count} unused in {display(path)}")
+            # A prompt re-recorded with new_episodes leaves its old recording here.
+            lines.append("  remove them with: pytest-llm prune (after a run of the whole suite)")
         return lines
 
     def close(self) -> None:

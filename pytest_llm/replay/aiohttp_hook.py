@@ -17,7 +17,13 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
+from pytest_llm.replay.plain import (
+    PlainCall,
+    host_port,
+    passes_through,
+    prepare_plain,
+    replay_parts,
+)
 
 if TYPE_CHECKING:
     from pytest_llm.replay.recorder import Recorder
@@ -157,7 +163,14 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
             headers["content-type"] = content_type
         call = prepare_plain(recorder, method, str(url), headers.items(), content, "aiohttp")
         if call is None:
-            return await original(self, method, str_or_url, **kwargs)
+            try:
+                return await original(self, method, str_or_url, **kwargs)
+            except aiohttp.ClientConnectorError as exc:
+                # Its constructor wants aiohttp's connection internals: the explanation
+                # goes on the error itself, as a note that tracebacks print.
+                if passes_through(recorder, str(url)):
+                    exc.add_note(recorder.refused(host_port(str(url))))
+                raise
         if call.interaction is not None:
             return replayed(method.upper(), url, headers, call.interaction)
         response = await original(self, method, str_or_url, **kwargs)

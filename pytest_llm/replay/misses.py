@@ -61,6 +61,15 @@ def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENC
     return lines
 
 
+def _keyed(endpoint: Endpoint, body: dict[str, Any], key: KeySpec) -> dict[str, Any]:
+    """The keyed parts of a request body, laid out as the body is: a difference then reads
+    `$.messages[1].content`, the path that `ignore=` takes, not the key's `$.prompt....`."""
+    fields = key_fields(endpoint, body, key)
+    fields.pop("endpoint", None)
+    prompt = fields.pop("prompt", {})
+    return {**prompt, **fields}
+
+
 def _nearest(
     endpoint: Endpoint, asked: dict[str, Any], cassette: Cassette, key: KeySpec, ordinal: int
 ) -> tuple[int, list[str], bool] | None:
@@ -78,11 +87,11 @@ def _nearest(
     if ordinal < len(candidates):
         position = candidates[ordinal]
         body = cassette.interactions[position]["request"]["body"]
-        return position, differences(key_fields(endpoint, body, key), asked), True
+        return position, differences(_keyed(endpoint, body, key), asked), True
     best: tuple[int, list[str], bool] | None = None
     for position in candidates:
         body = cassette.interactions[position]["request"]["body"]
-        lines = differences(key_fields(endpoint, body, key), asked)
+        lines = differences(_keyed(endpoint, body, key), asked)
         if best is None or len(lines) < len(best[1]):
             best = (position, lines, False)
         if len(lines) <= 1:
@@ -98,12 +107,15 @@ def miss_message(
     *,
     times_recorded: int,
     ordinal: int = 0,
+    sampled: bool = False,
 ) -> str:
     """Everything a person needs to understand and fix a replay miss.
 
-    `ordinal` is how many calls to this endpoint the test made before this one.
+    `ordinal` is how many calls to this endpoint the test made before this one; `sampled`
+    says the test runs llm(samples=N), whose missing samples new_episodes records alone.
     """
-    asked = key_fields(endpoint, body, settings.key)
+    asked = _keyed(endpoint, body, settings.key)
+    changed = False  # a recording of this call exists, for a request that has changed
     lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
@@ -125,11 +137,48 @@ def miss_message(
             which = "nearest recorded request"
             if in_place and ordinal:
                 which = f"the {_ordinal(ordinal + 1)} {endpoint.operation} call as recorded"
-            lines.append(f"  {which} (interaction #{position}) differs in:")
-            lines += [f"    {line}" for line in diff]
-    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
-    lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+            if diff:
+                lines.append(f"  {which} (interaction #{position}) differs in:")
+                lines += [f"    {line}" for line in diff]
+                # The recording at this call's place changed; a call past the recorded
+                # ones is new, and new_episodes adds it beside them.
+                changed = in_place and not sampled
+            else:  # the same request, recorded for another sample of the test
+                sample = cassette.interactions[position].get("sample")
+                owner = f", recorded for sample {sample}" if sample is not None else ""
+                lines.append(f"  {which} (interaction #{position}) is this same request{owner}")
+            if diff and all(line.startswith("$.model:") for line in diff):
+                recorded = cassette.interactions[position]["request"]["body"].get("model")
+                lines += _model_lines(str(body.get("model")), str(recorded), settings)
+    lines += _record_lines(settings, cassette, changed=changed)
     return "\n".join(lines)
+
+
+def _model_lines(asked: str, recorded: str, settings: Settings) -> list[str]:
+    """Only the model differs: most likely the cassette was re-recorded on a candidate with
+    --llm-model, and recording the old model again is not what the user wants."""
+    mapping = f"{asked}={recorded}"
+    return [
+        f"  only the model differs: the recording asks {recorded!r}, the code {asked!r} (as "
+        f"after --llm-record=rewrite --llm-model {mapping})",
+        f"    to keep {recorded!r}: change the model in the code, or replay with: "
+        f"{settings.record_command} --llm-model {mapping}",
+        f"    to go back to {asked!r}, re-record it as below",
+    ]
+
+
+def _record_lines(settings: Settings, cassette: Cassette, *, changed: bool) -> list[str]:
+    """The command that records a missed call. When a recording of it exists for a request
+    that changed, new_episodes would keep that one beside the new, unused, and --llm-strict
+    would then fail the run on it: rewrite replaces the test's recordings instead."""
+    if changed:
+        return [
+            f"  record it with: {settings.record_command} --llm-record={RecordMode.REWRITE.value}",
+            "    (rewrite replaces this test's recordings; new_episodes would keep the old one "
+            "beside the new, unused, which --llm-strict fails on until `pytest-llm prune`)",
+        ]
+    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
+    return [f"  record it with: {settings.record_command} --llm-record={mode.value}"]
 
 
 def stale_diff(recorded: dict[str, Any], sent: dict[str, Any]) -> list[str]:
@@ -193,9 +242,11 @@ def plain_miss_message(
     settings: Settings,
     *,
     times_recorded: int,
+    sampled: bool = False,
 ) -> str:
     """A plain HTTP request with no recording: what was asked, what is nearest, how to record."""
     lines = [f"pytest-llm: no recording for this HTTP request in {display(cassette.path)}"]
+    best: tuple[int, list[str]] | None = None
     lines.append(f"  request: {method.upper()} {url}")
     if times_recorded:
         lines.append(
@@ -206,7 +257,6 @@ def plain_miss_message(
         lines.append("  the cassette does not exist yet")
     else:
         asked = _plain_fields(method, url, stored_body)
-        best: tuple[int, list[str]] | None = None
         for position, interaction in enumerate(cassette.interactions):
             if not is_plain(interaction):
                 continue
@@ -222,10 +272,37 @@ def plain_miss_message(
         else:
             lines.append(f"  nearest recorded request (interaction #{best[0]}) differs in:")
             lines += [f"    {line}" for line in best[1]]
-    mode = RecordMode.ONCE if not cassette.existed else RecordMode.NEW_EPISODES
-    lines.append(f"  record it with: {settings.record_command} --llm-record={mode.value}")
+    # The same method and URL asked with another query or body is that recording changed;
+    # another URL is a new request, which new_episodes records beside the others.
+    changed = (
+        best is not None
+        and not sampled
+        and not any(line.startswith(("$.method:", "$.url:")) for line in best[1])
+    )
+    lines += _record_lines(settings, cassette, changed=changed)
     lines.append(
         "  (or let this host through live: ini llm_passthrough_hosts; "
         "llm_record_http = false records model calls only)"
     )
+    return "\n".join(lines)
+
+
+def refused_message(host: str, settings: Settings, *, replaying: bool) -> str:
+    """A passthrough host refused a connection: why it was not recorded, and the two fixes."""
+    hosts = ", ".join(sorted(settings.passthrough_hosts)) or "(none)"
+    lines = [
+        f"pytest-llm: connection to {host} refused. Plain HTTP to this host is not recorded: "
+        f"it passes through live because ini llm_passthrough_hosts lists it ({hosts})."
+    ]
+    if replaying:
+        lines.append(
+            "  in replay such a server must be running; to record its answers instead, set "
+            "`llm_passthrough_hosts =` (empty) in the ini and record with:"
+        )
+        lines.append(f"    {settings.record_command} --llm-record={RecordMode.NEW_EPISODES.value}")
+    else:
+        lines.append(
+            "  start that server before recording, or set `llm_passthrough_hosts =` (empty) "
+            "so that its answers are recorded and replayed"
+        )
     return "\n".join(lines)

@@ -98,6 +98,23 @@ def _is_llm_call(method: str, path: str, content: bytes) -> bool:
         return False
 
 
+def host_port(url: str) -> str:
+    """`host:port` of a URL as messages and stored URLs write it (IPv6 in brackets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+
+
+def passes_through(recorder: Recorder | None, url: str) -> bool:
+    """Whether plain HTTP to `url` goes live, unrecorded, as a passthrough host's does."""
+    return (
+        recorder is not None
+        and recorder.settings.record_http
+        and recorder.vcr is None
+        and not recorder.settings.records_host(urlsplit(url).hostname or "")
+    )
+
+
 def prepare_plain(
     recorder: Recorder | None,
     method: str,
@@ -129,11 +146,12 @@ def prepare_plain(
     if not recorder.settings.records_host(parts.hostname or "") and not _is_llm_call(
         method, parts.path, content
     ):
+        if vcr is None:  # a vcr test's ignored hosts are its vcr_config's business
+            recorder.pass_through(host_port(url))
         return None
     scrubber = recorder.scrubber
     secrets = scrubber.secrets_in(headers, parts.query)
-    host = parts.hostname or ""
-    netloc = (f"[{host}]" if ":" in host else host) + (f":{parts.port}" if parts.port else "")
+    netloc = host_port(url)
     clean_url = urlunsplit(
         (parts.scheme, netloc, parts.path, scrubber.query(parts.query), "")
     )  # user:password@ and credential parameters never reach the file

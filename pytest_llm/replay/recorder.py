@@ -20,10 +20,15 @@ from pytest_llm.cassettes.plain_http import (
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss, display
-from pytest_llm.keys import WHOLE, KeySpec, make_key
+from pytest_llm.keys import WHOLE, KeySpec, format_path, make_key, path_matches
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
-from pytest_llm.replay.misses import miss_message, plain_miss_message, stale_diff
+from pytest_llm.replay.misses import (
+    miss_message,
+    plain_miss_message,
+    refused_message,
+    stale_diff,
+)
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.replay.vcr import VcrRules
 from pytest_llm.scrub import Scrubber
@@ -68,6 +73,10 @@ class Recorder:
         self.calls: list[LLMCall] = []
         self.http: list[HttpCall] = []
         self.misses: list[str] = []
+        # Hosts whose plain HTTP went through live, unrecorded (llm_passthrough_hosts), and
+        # what pytest-llm said when one of them refused a connection: a later miss repeats it.
+        self.passed_through: set[str] = set()
+        self.refusals: list[str] = []
         self.used: set[Identity] = set()
         self.recorded = 0
         self.stored: list[dict[str, Any]] = []  # what this recorder added to the cassette
@@ -202,6 +211,7 @@ class Recorder:
                 self.settings,
                 times_recorded=len(recordings),
                 ordinal=self._ordinal(endpoint),
+                sampled=self.sample is not None,
             )
             if self.vcr is not None:
                 method, url = request[:2]
@@ -211,8 +221,44 @@ class Recorder:
                     f"no recording of this call in sample {self.sample} (each sample "
                     f"replays only its own recordings)\n{message}"
                 )
+            message = self._with_refusals(message)
             self.misses.append(message)
         raise ReplayMiss(message)
+
+    def pass_through(self, host: str) -> None:
+        """Note plain HTTP to `host` (host:port) that went through live and was not recorded."""
+        with self._lock:
+            self.passed_through.add(host)
+
+    def refused(self, host: str) -> str:
+        """What to tell a user whose passthrough host refused a connection (kept for misses)."""
+        message = refused_message(host, self.settings, replaying=not self.can_record)
+        with self._lock:
+            if message not in self.refusals:
+                self.refusals.append(message)
+        return message
+
+    def _with_refusals(self, message: str) -> str:
+        # An application that caught the refused connection goes on to a call nobody
+        # recorded: the miss is a consequence, and the refusal is its cause.
+        if not self.refusals:
+            return message
+        return (
+            message
+            + "\n  earlier in this test:\n"
+            + "\n".join("    " + line for text in self.refusals for line in text.splitlines())
+        )
+
+    def ignore_use(self) -> dict[str, bool]:
+        """Per ignore path of this test, whether it named a field of any request it was
+        answered with or recorded (empty when the test made no model call to tell by)."""
+        bodies = [c.request for c in self.calls if c.fault is None and isinstance(c.request, dict)]
+        if not bodies or self.vcr is not None:
+            return {}
+        return {
+            format_path(path): any(path_matches(body, path) for body in bodies)
+            for path in self.settings.ignore
+        }
 
     @staticmethod
     def check_stale(call: LLMCall, sent_body: dict[str, Any]) -> None:
@@ -294,9 +340,11 @@ class Recorder:
                 self.cassette,
                 self.settings,
                 times_recorded=len(recordings),
+                sampled=self.sample is not None,
             )
             if self.vcr is not None:
                 message = self._vcr_miss(message)
+            message = self._with_refusals(message)
             self.misses.append(message)
         raise ReplayMiss(message)
 

@@ -12,7 +12,13 @@ import io
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
+from pytest_llm.replay.plain import (
+    PlainCall,
+    host_port,
+    passes_through,
+    prepare_plain,
+    replay_parts,
+)
 
 if TYPE_CHECKING:
     from pytest_llm.replay.recorder import Recorder
@@ -91,6 +97,7 @@ class _TeeRaw:
 def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | None:
     """Hook requests' HTTPAdapter.send; the undo function, or None when requests is absent."""
     try:
+        import requests
         import urllib3
         from requests.adapters import HTTPAdapter
     except ImportError:
@@ -113,7 +120,13 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
             "requests",
         )
         if call is None:
-            return original(self, request, stream, *args, **kwargs)
+            try:
+                return original(self, request, stream, *args, **kwargs)
+            except requests.ConnectionError as exc:
+                if not passes_through(recorder, str(request.url)):
+                    raise
+                message = recorder.refused(host_port(str(request.url)))
+                raise requests.ConnectionError(message, request=request) from exc
         if call.interaction is not None:
             status, headers, body = replay_parts(call.interaction)
             raw = urllib3.HTTPResponse(

@@ -31,7 +31,13 @@ from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
 from pytest_llm.replay import aiohttp_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
-from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
+from pytest_llm.replay.plain import (
+    PlainCall,
+    host_port,
+    passes_through,
+    prepare_plain,
+    replay_parts,
+)
 from pytest_llm.replay.recorder import Decision, Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, ReplayTiming
@@ -189,16 +195,23 @@ class Interceptor:
                 for name in ("MockTransport", "ASGITransport", "WSGITransport")
                 if hasattr(module, name)
             )
-            for client, transport, network, method in (
-                (module.Client, kit.Transport, module.HTTPTransport, "handle_request"),
+            for client, transport, passthrough, network, method in (
+                (
+                    module.Client,
+                    kit.Transport,
+                    kit.Passthrough,
+                    module.HTTPTransport,
+                    "handle_request",
+                ),
                 (
                     module.AsyncClient,
                     kit.AsyncTransport,
+                    kit.AsyncPassthrough,
                     module.AsyncHTTPTransport,
                     "handle_async_request",
                 ),
             ):
-                self._hook(client, transport, in_process, _Network(network, method))
+                self._hook(client, transport, passthrough, in_process, _Network(network, method))
         # Plain HTTP of the other client libraries an application may use for its tools.
         for hook in (requests_hook, aiohttp_hook):
             restore = hook.install(lambda: self.recorder)
@@ -206,7 +219,12 @@ class Interceptor:
                 self._restore.append(restore)
 
     def _hook(
-        self, client: type, transport: type, in_process: tuple[type, ...], network: _Network
+        self,
+        client: type,
+        transport: type,
+        passthrough: type,
+        in_process: tuple[type, ...],
+        network: _Network,
     ) -> None:
         original = client.__dict__["_transport_for_url"]
         interceptor = self
@@ -217,7 +235,11 @@ class Interceptor:
             if recorder is None:
                 return inner
             if recognize_path(url.path) is None and not recorder.settings.records_host(url.host):
-                return inner  # plain HTTP to a passthrough host
+                # Plain HTTP to a passthrough host: live and unrecorded, which the summary
+                # says, and a refused connection says why nothing answers it in replay.
+                if passes_through(recorder, str(url)) and isinstance(inner, network.cls):
+                    return passthrough(inner, recorder, host_port(str(url)))
+                return inner
             # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
             # whose network method a mocking library such as pytest-httpx replaced) is
             # answered from the cassette when it holds it, and otherwise by the mock.
@@ -660,4 +682,33 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             interaction = call.finish(live.status_code, list(live.headers.multi_items()), content)
             return replay(request, interaction, AsyncReplayStream)
 
-    return SimpleNamespace(Transport=Transport, AsyncTransport=AsyncTransport)
+    class Passthrough(httpx.BaseTransport):  # type: ignore[name-defined,misc]
+        """The network transport, for plain HTTP to a passthrough host (llm_passthrough_hosts)."""
+
+        def __init__(self, inner: Any, recorder: Recorder, host: str) -> None:
+            self.inner, self.recorder, self.host = inner, recorder, host
+
+        def handle_request(self, request: Any) -> Any:
+            self.recorder.pass_through(self.host)
+            try:
+                return self.inner.handle_request(request)
+            except httpx.ConnectError as exc:
+                raise httpx.ConnectError(self.recorder.refused(self.host), request=request) from exc
+
+    class AsyncPassthrough(httpx.AsyncBaseTransport):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, recorder: Recorder, host: str) -> None:
+            self.inner, self.recorder, self.host = inner, recorder, host
+
+        async def handle_async_request(self, request: Any) -> Any:
+            self.recorder.pass_through(self.host)
+            try:
+                return await self.inner.handle_async_request(request)
+            except httpx.ConnectError as exc:
+                raise httpx.ConnectError(self.recorder.refused(self.host), request=request) from exc
+
+    return SimpleNamespace(
+        Transport=Transport,
+        AsyncTransport=AsyncTransport,
+        Passthrough=Passthrough,
+        AsyncPassthrough=AsyncPassthrough,
+    )

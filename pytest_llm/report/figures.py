@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from pytest_llm.calls import LLMCall
+from pytest_llm.calls import HttpCall, LLMCall
+from pytest_llm.checks.drift import answer_text
 
 __all__ = [
     "REPORT_VERSION",
@@ -51,6 +52,7 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "replayed": call.replayed,
         "fault": call.fault,
         "text": call.text,
+        "answer": answer_text(call),
         "drift": drift,
         "stale": call.stale,
         "stale_diff": list(call.stale_diff),
@@ -65,11 +67,17 @@ def test_record(
     *,
     rerecord: str | None = None,
     samples: dict[str, Any] | None = None,
+    http: Iterable[HttpCall] = (),
+    passthrough: Iterable[str] = (),
+    ignore: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """One test and its calls, each with its drift against the baseline when re-recording.
 
     `rerecord` is the command that re-records the test (the summary prints it for stale calls);
-    `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record).
+    `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record);
+    `http` its plain HTTP requests, and `passthrough` the hosts (host:port) whose requests went
+    through live while it recorded, unrecorded (llm_passthrough_hosts); `ignore` says per
+    ignore path whether it named a field of the test's requests.
     """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
@@ -79,6 +87,12 @@ def test_record(
         "usage": _usage(records),
         "cost_usd": _cost(records),
         "calls": records,
+        "http": [
+            {"method": h.method, "url": h.url, "status": h.status, "replayed": h.replayed}
+            for h in http
+        ],
+        "passthrough": sorted(passthrough),
+        "ignore_matched": dict(ignore or {}),
         "rerecord": rerecord,
         "samples": samples,
     }
@@ -102,11 +116,14 @@ def unknown_prices(tests: list[dict[str, Any]]) -> Counter[str]:
 def totals(tests: list[dict[str, Any]]) -> dict[str, Any]:
     """Sums over the run."""
     calls = [call for test in tests for call in test["calls"]]
+    http = [request for test in tests for request in test.get("http", ())]
     return {
         "tests": len(tests),
         "calls": len(calls),
         "replayed": sum(1 for call in calls if call["replayed"]),
         "recorded": sum(1 for call in calls if was_recorded(call)),
+        "http_replayed": sum(1 for request in http if request["replayed"]),
+        "http_recorded": sum(1 for request in http if not request["replayed"]),
         "faults": sum(1 for call in calls if call["fault"] is not None),
         "stale": sum(1 for call in calls if call.get("stale")),
         "usage": _usage(calls),
@@ -129,11 +146,13 @@ def drifted_calls(tests: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int
             drift = call.get("drift")
             if drift is None:
                 continue
+            # An identical answer from another requested model (--llm-model) is no change
+            # to review; a served model that moved behind the same name is.
             changed = (
                 drift["score"] < 1.0
                 or drift["served_model_changed"]
                 or drift["json_diff"]
-                or drift["baseline_model"] != call["model"]
+                or drift["schema_valid"]["baseline"] != drift["schema_valid"]["new"]
             )
             if changed:
                 found.append((test, index, drift))

@@ -30,6 +30,11 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _answer(record: dict[str, Any], field: str, fallback: str) -> str:
+    # A tool call's answer has no text: show the call (records of older runs lack `field`).
+    return str(record.get(field) or record.get(fallback) or "")
+
+
 def _md_quote(text: str) -> str:
     body = _clip(text) or "(empty)"
     return "\n".join("> " + line for line in body.splitlines()) or "> "
@@ -97,11 +102,11 @@ def markdown(document: dict[str, Any]) -> str:
                 "",
                 f"**baseline** ({drift['baseline_model']})",
                 "",
-                _md_quote(drift["baseline_text"]),
+                _md_quote(_answer(drift, "baseline_answer", "baseline_text")),
                 "",
                 f"**new** ({call['model']})",
                 "",
-                _md_quote(call["text"]),
+                _md_quote(_answer(call, "answer", "text")),
                 "",
             ]
             if drift["json_diff"]:
@@ -238,7 +243,9 @@ def page(document: dict[str, Any]) -> str:
         out.append(_histogram(scores))
     for test, index, drift in found:
         call = test["calls"][index]
-        old, new = _word_diff(drift["baseline_text"], call["text"])
+        old, new = _word_diff(
+            _answer(drift, "baseline_answer", "baseline_text"), _answer(call, "answer", "text")
+        )
         flags = []
         if drift["served_model_changed"]:
             flags.append(
