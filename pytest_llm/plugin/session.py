@@ -87,7 +87,7 @@ class RunState:
         Raises CassetteError for an unreadable file.
         """
         scrubber = self.scrubber if vcr is None else self.scrubber.with_filters(vcr.filters)
-        reader = None if vcr is None else in_place.reader(scrubber)
+        reader = None if vcr is None else in_place.reader(scrubber, vcr.document)
         cassette = self._cassette(settings.cassette_path, reader)
         extras = [self._cassette(path.resolve(), reader) for path in vcr.extra] if vcr else []
         recorder = Recorder(
