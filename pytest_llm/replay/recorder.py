@@ -77,7 +77,7 @@ class Recorder:
         # at the start, what answered each request, and where model calls were sent.
         self.loaded: list[dict[str, Any]] = []
         self.played: list[dict[str, Any]] = []
-        self.sent_base: dict[int, str] = {}
+        self.sent_to: dict[int, str] = {}
         self._used_up: set[int] = set()  # answered already, under the test's own matchers
         self._urls: dict[str, str] = {}  # the URL each key was last sent to
         self._replaced: set[str] = set()
@@ -127,7 +127,7 @@ class Recorder:
         if self.vcr is not None:
             self.played.append(interaction)
             if url:
-                self.sent_base[id(interaction)] = url
+                self.sent_to[id(interaction)] = url
 
     def _pairwise(
         self, recordings: list[dict[str, Any]], live: LiveRequest, *, keep: bool = False
@@ -284,7 +284,7 @@ class Recorder:
             if kept is not None:  # the test itself gets the answer as it came
                 self._store(kept, exchange.key, spec)
                 if exchange.key in self._urls:
-                    self.sent_base[id(kept)] = self._urls[exchange.key]
+                    self.sent_to[id(kept)] = self._urls[exchange.key]
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
             self._add(call)

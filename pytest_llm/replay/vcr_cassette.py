@@ -120,7 +120,8 @@ class VcrCassette:
         return [*self._loaded, *self._recorder.stored]
 
     def _request(self, interaction: dict[str, Any]) -> Any:
-        return vcr_request(interaction, self._recorder.sent_base.get(id(interaction)))
+        sent = self._recorder.sent_to.get(id(interaction))
+        return vcr_request(interaction, base_of(sent) if sent else None)
 
     @property
     def data(self) -> list[tuple[Any, dict[str, Any]]]:
