@@ -10,6 +10,7 @@ from collections.abc import Iterator
 # inner run imports, and importing the SDKs again would cost seconds per run.
 import anthropic
 import httpx
+import loop_guard  # noqa: F401  # its audit hook is installed once, for inner runs to switch on
 import openai
 import pytest
 

@@ -9,6 +9,7 @@ a long download passes through as it arrives and is stored whole at its end.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 import asyncio
 import inspect
 import json
@@ -169,8 +170,6 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.plain_http import body_part, is_plain
-from pytest_llm.errors import display
 from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.settings import RecordMode, Settings
@@ -37,6 +36,12 @@ def _ordinal(n: int) -> str:
 def _json_path(deepdiff_path: str) -> str:
     # deepdiff writes root['messages'][0]['content']; people read $.messages[0].content
     return "$" + re.sub(r"\['([^'\]]*)'\]", r".\1", deepdiff_path.removeprefix("root"))
+
+
+def preload() -> None:
+    """Import what a miss message and a stale check use, when a test starts: they are built in
+    the middle of a call, where an import would block a running event loop."""
+    import deepdiff  # noqa: F401  # slow to import: loaded for tests that take part only
 
 
 def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENCES) -> list[str]:
@@ -104,7 +109,7 @@ def miss_message(
     `ordinal` is how many calls to this endpoint the test made before this one.
     """
     asked = key_fields(endpoint, body, settings.key)
-    lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
+    lines = [f"pytest-llm: no recording for this call in {cassette.shown}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
     fields.append(f"stream={bool(body.get('stream'))}")
@@ -195,7 +200,7 @@ def plain_miss_message(
     times_recorded: int,
 ) -> str:
     """A plain HTTP request with no recording: what was asked, what is nearest, how to record."""
-    lines = [f"pytest-llm: no recording for this HTTP request in {display(cassette.path)}"]
+    lines = [f"pytest-llm: no recording for this HTTP request in {cassette.shown}"]
     lines.append(f"  request: {method.upper()} {url}")
     if times_recorded:
         lines.append(

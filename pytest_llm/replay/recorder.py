@@ -20,7 +20,7 @@ from pytest_llm.cassettes.plain_http import (
 )
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
-from pytest_llm.errors import ReplayMiss, display
+from pytest_llm.errors import ReplayMiss
 from pytest_llm.keys import WHOLE, KeySpec, make_key
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
@@ -363,7 +363,7 @@ class Recorder:
         if not request:  # a plain request's message names it already
             request, _, rest = rest.partition("\n")
         names = ", ".join(self.vcr.spec.names) or "nothing"
-        sources = "".join(f"\n  also looked in {display(c.path)}" for c in self.extras)
+        sources = "".join(f"\n  also looked in {c.shown}" for c in self.extras)
         return (
             f"{first}\n{request}\n  matched as vcrpy does, on: {names} "
             f"(vcr_config match_on){sources}\n{rest}"

@@ -57,6 +57,9 @@ class VcrRules:
     # More cassettes to replay from (the marker's positional names); only the test's own
     # cassette is written.
     extra: tuple[Path, ...] = ()
+    # vcrpy's Request, imported when the test starts (never in the middle of an async call)
+    # for before_record_request to receive.
+    request_type: Any = None
     # Matchers registered in pytest_recording_configure (or replacing built-in ones),
     # called on the recordings that the built-in matchers' key found.
     pairwise: Pairwise | None = None
@@ -73,11 +76,9 @@ class VcrRules:
     ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The request as vcr_config's before_record_request leaves it: URL, headers and body
         to match and store, or None when the hook drops it (it then passes through live)."""
-        if self.before_request is None:
+        if self.before_request is None or self.request_type is None:
             return url, headers, content
-        from vcr.request import Request  # type: ignore[import-untyped]
-
-        request = self.before_request(Request(method, url, content, dict(headers)))
+        request = self.before_request(self.request_type(method, url, content, dict(headers)))
         if request is None:
             return None
         body = request.body if isinstance(request.body, bytes) else bytes(request.body or b"")
@@ -176,8 +177,12 @@ def rules_from_config(
     for name in ("before_record_request", "before_record_response"):
         if config.get(name) is not None and not callable(config[name]):
             raise ValueError(f"{name}={config[name]!r}: expected a function")
+    request_type = None
+    if config.get("before_record_request") is not None:
+        from vcr.request import Request as request_type  # type: ignore[import-untyped]
     rules = VcrRules(
         spec=VcrSpec(tuple(names), tuple(custom)),
+        request_type=request_type,
         filters=Filters(
             headers=_named(config, "filter_headers"),
             query=_named(config, "filter_query_parameters"),
