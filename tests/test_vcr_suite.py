@@ -63,7 +63,7 @@ def test_a_suite_built_on_pytest_recordings_objects_passes_whole_offline_under_p
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Phase 1: pytest-recording records (pytest-llm is loaded too and leaves vcr to it).
-    recorded = project.runpytest_subprocess("--record-mode=once", *ORDERED)
+    recorded = project.runpytest("--record-mode=once", *ORDERED)
     recorded.assert_outcomes(passed=TESTS)
     cassettes = project.path / "cassettes"
     files = sorted(str(p.relative_to(cassettes)) for p in cassettes.rglob("*.yaml"))
@@ -101,7 +101,7 @@ def test_a_suite_built_on_pytest_recordings_objects_passes_whole_offline_under_p
     tool.stop()
     without_keys(monkeypatch)
     before = {p: p.read_bytes() for p in cassettes.rglob("*") if p.is_file()}
-    result = project.runpytest_subprocess("-p", "no:recording", "--block-network", *ORDERED)
+    result = project.runpytest("-p", "no:recording", "--block-network", *ORDERED)
     result.assert_outcomes(passed=TESTS)
     assert _stale_tests(result) == [STALE]
     assert {p: p.read_bytes() for p in cassettes.rglob("*") if p.is_file()} == before

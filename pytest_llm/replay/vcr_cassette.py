@@ -8,6 +8,7 @@ counts against the interaction that answered it. Requests are vcrpy's own `Reque
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
@@ -33,11 +34,43 @@ _PUBLIC_BASE = {
 Matcher = Callable[[Any, Any], Any]
 
 
-def vcr_record_mode(mode: RecordMode) -> Any:
-    """vcrpy's RecordMode for ours; `rewrite` is `new_episodes`, as pytest-recording hands it."""
+class CassetteRecordMode(str):
+    """A record mode as suites compare it: equal to its string, to vcrpy's RecordMode member
+    (itself a str) and to cassetter's (a plain Enum, compared by name)."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        """The mode's string, as on an Enum member."""
+        return str(self)
+
+    @property
+    def name(self) -> str:
+        """The member's name (NONE, ONCE...), as on an Enum member."""
+        return str(self).upper()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, enum.Enum):
+            value = other.value if isinstance(other.value, str) else other.name.lower()
+            return str(self) == value
+        return str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = str.__hash__
+
+    def __repr__(self) -> str:
+        return f"<RecordMode.{self.name}: {str(self)!r}>"
+
+
+def vcr_record_mode(mode: RecordMode) -> CassetteRecordMode:
+    """The record mode a `vcr` cassette reports; `rewrite` is `new_episodes`, as
+    pytest-recording hands it to vcrpy (which has no rewrite)."""
     if mode is RecordMode.REWRITE:
-        return VcrRecordMode.NEW_EPISODES
-    return VcrRecordMode(mode.value)
+        return CassetteRecordMode(VcrRecordMode.NEW_EPISODES.value)
+    return CassetteRecordMode(VcrRecordMode(mode.value).value)
 
 
 def vcr_request(interaction: dict[str, Any], base: str | None = None) -> Any:

@@ -51,7 +51,7 @@ def new_vcr(folder: Path, suffix: str, mode: RecordMode) -> Any:
     return VCR(
         path_transformer=VCR.ensure_suffix(suffix),
         cassette_library_dir=str(folder),
-        record_mode=vcr_record_mode(mode),
+        record_mode=vcr_record_mode(mode).value,
     )
 
 
@@ -73,7 +73,7 @@ def configured(vcr: Any, before: Any) -> Configured:
     for name in _AS_CONFIG:
         if getattr(vcr, name) != getattr(before, name):
             value = getattr(vcr, name)
-            result.defaults[name] = value.value if name == "record_mode" else value
+            result.defaults[name] = getattr(value, "value", value) if name == "record_mode" else value
     result.matchers = {
         name: fn for name, fn in vcr.matchers.items() if before.matchers.get(name) is not fn
     }
