@@ -212,11 +212,11 @@ class Recorder:
                 interaction = pending.pop(0)
                 self._add(LLMCall(interaction, replayed=True, prices=self.prices))
                 return Decision(key, interaction)
+            if self.vcr is not None:
+                self._urls[key] = request[1]
             if self.live:
                 return Decision(key, None)
             recordings = self._recordings(key)
-            if self.vcr is not None:
-                self._urls[key] = request[1]
             if self.vcr is not None and self.vcr.pairwise is not None:
                 method, url, headers = request
                 live = (method, url, headers, encode_json(keyed_body))
