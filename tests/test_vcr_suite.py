@@ -49,7 +49,9 @@ def _stale_tests(result: pytest.RunResult) -> list[str]:
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester, inner_env: FakeProvider, tool: ToolServer) -> pytest.Pytester:
+def project(
+    pytester: pytest.Pytester, inner_env: FakeProvider, tool: ToolServer
+) -> pytest.Pytester:
     """The pytest-recording style project, copied into the pytester directory."""
     for source in PROJECT.glob("*.txt"):
         (pytester.path / source.name.removesuffix(".txt")).write_text(source.read_text())
@@ -89,10 +91,10 @@ def test_a_suite_built_on_pytest_recordings_objects_passes_whole_offline_under_p
     _edit(project.path / "test_sync.py", "capital of France", "capital of Italy")
     _edit(
         project.path / "test_sync.py",
-        '''    first = agent.ask("Name a colour", model="gpt-4o-mini")
-    second = agent.ask("Name a colour", model="gpt-4.1")''',
-        '''    second = agent.ask("Name a colour", model="gpt-4.1")
-    first = agent.ask("Name a colour", model="gpt-4o-mini")''',
+        """    first = agent.ask("Name a colour", model="gpt-4o-mini")
+    second = agent.ask("Name a colour", model="gpt-4.1")""",
+        """    second = agent.ask("Name a colour", model="gpt-4.1")
+    first = agent.ask("Name a colour", model="gpt-4o-mini")""",
     )
     monkeypatch.setenv("TOOL_URL", tool.url.replace("127.0.0.1", "localhost"))
 

@@ -65,7 +65,9 @@ def _from_document(
     try:
         loaded = document(path)
     except Exception as exc:  # the project's own serializer or persister
-        problem = f"the serializer or persister registered in pytest_recording_configure failed ({exc})"
+        problem = (
+            f"the serializer or persister registered in pytest_recording_configure failed ({exc})"
+        )
         raise CassetteError(path, problem, fix=_FIX) from None
     if loaded is None:
         return None

@@ -416,8 +416,8 @@ class _Hooks:
         self._block_network(item, run, config, recording=mode is not RecordMode.NONE)
         run.handle = _handle(run)
         if run.recorder is not None and item.get_closest_marker("vcr") is not None:
-            from pytest_llm.replay.vcr_object import matcher_functions
             from pytest_llm.replay.vcr_cassette import VcrCassette
+            from pytest_llm.replay.vcr_object import matcher_functions
 
             names = [*rules.spec.match_on, *rules.spec.custom]
             run.view = VcrCassette(

@@ -9,11 +9,11 @@ a long download passes through as it arrives and is stored whole at its end.
 
 from __future__ import annotations
 
-from http import HTTPStatus
 import asyncio
 import inspect
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode

@@ -177,9 +177,11 @@ def rules_from_config(
     for name in ("before_record_request", "before_record_response"):
         if config.get(name) is not None and not callable(config[name]):
             raise ValueError(f"{name}={config[name]!r}: expected a function")
-    request_type = None
+    request_type: Any = None
     if config.get("before_record_request") is not None:
-        from vcr.request import Request as request_type  # type: ignore[import-untyped]
+        from vcr.request import Request  # type: ignore[import-untyped]
+
+        request_type = Request
     rules = VcrRules(
         spec=VcrSpec(tuple(names), tuple(custom)),
         request_type=request_type,

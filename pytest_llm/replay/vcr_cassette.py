@@ -82,7 +82,9 @@ def vcr_request(interaction: dict[str, Any], base: str | None = None) -> Any:
     headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
     if is_plain(interaction):
         body = decode_body(body_part(request)) or None
-        return Request(str(request.get("method", "GET")), str(request.get("url", "")), body, headers)
+        return Request(
+            str(request.get("method", "GET")), str(request.get("url", "")), body, headers
+        )
     path = str(request.get("path", ""))
     query = str(request.get("query") or "")
     if base is None:

@@ -15,7 +15,6 @@ from typing import Any
 
 from vcr import VCR  # type: ignore[import-untyped]
 from vcr.matchers import requests_match  # type: ignore[import-untyped]
-from vcr.persisters.filesystem import FilesystemPersister  # type: ignore[import-untyped]
 from vcr.request import Request  # type: ignore[import-untyped]
 from vcr.serializers import jsonserializer, yamlserializer  # type: ignore[import-untyped]
 
@@ -40,9 +39,15 @@ _AS_CONFIG = (
 )
 # Handled below, or ours to set.
 _READ = frozenset(
-    {*_AS_CONFIG, "serializers", "matchers", "persister", "cassette_library_dir", "path_transformer"}
+    {
+        *_AS_CONFIG,
+        "serializers",
+        "matchers",
+        "persister",
+        "cassette_library_dir",
+        "path_transformer",
+    }
 )
-_BUILT_IN_SERIALIZERS = (yamlserializer, jsonserializer)
 Document = Callable[[Path], Any]
 
 
@@ -73,7 +78,9 @@ def configured(vcr: Any, before: Any) -> Configured:
     for name in _AS_CONFIG:
         if getattr(vcr, name) != getattr(before, name):
             value = getattr(vcr, name)
-            result.defaults[name] = getattr(value, "value", value) if name == "record_mode" else value
+            if name == "record_mode":  # vcrpy's enum member: vcr_config takes the string
+                value = getattr(value, "value", value)
+            result.defaults[name] = value
     result.matchers = {
         name: fn for name, fn in vcr.matchers.items() if before.matchers.get(name) is not fn
     }
