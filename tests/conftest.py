@@ -36,7 +36,7 @@ for _module in pkgutil.walk_packages(pytest_llm.__path__, "pytest_llm."):
 @pytest.fixture(autouse=True)
 def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytester runs skip hypothesis' pytest plugin (its end-of-run work costs ~2 s each)
-    and cassetter's (it serves the vcr names itself; tests that record with it load it)."""
+    and cassetter's, when a developer has it installed (it serves the vcr names itself)."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS: set ours after it
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cassetter")

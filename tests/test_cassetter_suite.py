@@ -1,62 +1,74 @@
 """A suite recorded by cassetter moves as a pytest-recording suite does (SPEC "Coming from
 pytest-recording": "Coming from cassetter").
 
-The project in `tests/cassetter_suite/` is recorded by cassetter itself (YAML cassettes with
-structured JSON bodies and SSE text, a binary image, one TOML cassette), then runs under
-pytest-llm alone with cassetter and pytest-recording left out, offline, with nothing answering.
+The project in `tests/cassetter_suite/` was recorded by cassetter 0.16.1 itself, against
+`fake_provider.py` and `tool_server.py`: YAML cassettes with structured JSON bodies, SSE
+streams as text and a binary image, and one TOML cassette. (To record it again: copy the
+project, drop the `.txt` suffixes, `pip install cassetter`, point FAKE_OPENAI_BASE_URL,
+FAKE_ANTHROPIC_BASE_URL and TOOL_URL at the two servers, run `pytest -p no:recording
+--record-mode=once`, and set the ports in the cassettes back to 8401 and 8400.) cassetter is
+not a dependency of this project: installed next to pytest-recording, the two clash on
+`--record-mode` in every pytest run that does not disable one of them.
+
+It runs under pytest-llm alone, offline, with nothing answering.
 """
 
 from __future__ import annotations
 
+import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from fake_provider import FakeProvider
-from kit import ANTHROPIC_KEY, OPENAI_KEY, all_text, without_keys
-from tool_server import ToolServer
+from kit import without_keys
 
 PROJECT = Path(__file__).parent / "cassetter_suite"
 TESTS = 6
+TOOL_URL = "http://127.0.0.1:8400"  # where the tool server listened while cassetter recorded
 
 
-def test_a_cassetter_suite_replays_in_place_under_pytest_llm(
-    pytester: pytest.Pytester,
-    inner_env: FakeProvider,
-    tool: ToolServer,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_cassetter_suite_replays_in_place_offline_under_pytest_llm(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for source in PROJECT.glob("*.txt"):
         (pytester.path / source.name.removesuffix(".txt")).write_text(source.read_text())
-    # cassetter records; pytest-llm sees it loaded and leaves the vcr names to it.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:recording")
-    recorded = pytester.runpytest("--record-mode=once")
-    recorded.assert_outcomes(passed=TESTS)
-    assert "pytest-llm: cassetter is loaded and serves the vcr marker" in recorded.stdout.str()
+    shutil.copytree(PROJECT / "cassettes", pytester.path / "cassettes")
     cassettes = pytester.path / "cassettes" / "test_app"
-    names = sorted(p.name for p in cassettes.iterdir())
-    assert names == [
-        "in_toml.toml",
-        "test_async_stream.yaml",
-        "test_chat.yaml",
-        "test_stream.yaml",
-        "test_tools.yaml",
-    ]
     chat = yaml.safe_load((cassettes / "test_chat.yaml").read_text())["interactions"][0]
     assert chat["response"]["body"]["type"] == "json"  # cassetter's format, not vcrpy's
     stream = yaml.safe_load((cassettes / "test_stream.yaml").read_text())["interactions"][0]
     assert stream["response"]["body"]["type"] == "text"
     toml = tomllib.loads((cassettes / "in_toml.toml").read_text())["interactions"][0]
     assert toml["response"]["body_type"] == "json"
-    assert OPENAI_KEY not in all_text(cassettes) and ANTHROPIC_KEY not in all_text(cassettes)
 
-    inner_env.stop()
-    tool.stop()
     without_keys(monkeypatch)
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens
+    monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TOOL_URL", TOOL_URL)
     before = {p.name: p.read_bytes() for p in cassettes.iterdir()}
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:recording -p no:cassetter")
-    result = pytester.runpytest("--block-network")
+    result = pytester.runpytest("-p", "no:recording", "--block-network")
     result.assert_outcomes(passed=TESTS)
     assert "stale recordings" not in result.stdout.str()
     assert {p.name: p.read_bytes() for p in cassettes.iterdir()} == before
+
+
+def test_a_changed_request_to_a_cassetter_recording_is_listed_as_stale(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for source in PROJECT.glob("*.txt"):
+        (pytester.path / source.name.removesuffix(".txt")).write_text(source.read_text())
+    shutil.copytree(PROJECT / "cassettes", pytester.path / "cassettes")
+    test_file = pytester.path / "test_app.py"
+    test_file.write_text(test_file.read_text().replace('"Name a river"', '"Name a long river"'))
+    without_keys(monkeypatch)
+    monkeypatch.setenv("FAKE_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("FAKE_ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("TOOL_URL", TOOL_URL)
+    result = pytester.runpytest("-p", "no:recording", "-k", "test_chat")
+    result.assert_outcomes(passed=1, deselected=TESTS - 1)
+    result.stdout.fnmatch_lines(
+        ["stale recordings: 1 call(s) in 1 test(s)*", "  test_app.py::test_chat"]
+    )
+    diff = "      $.messages[0].content: recorded 'Name a river', now 'Name a long river'"
+    assert diff in result.stdout.lines
