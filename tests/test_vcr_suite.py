@@ -10,7 +10,9 @@ that imports `vcr.cassette.Cassette` for typing; async tests under BlockBuster (
 call on the event loop fails them); unmarked tests that receive `vcr=None`.
 
 It is recorded by pytest-recording itself; then the code changes the way it does in real
-suites; then it runs under pytest-llm alone, offline, with nothing answering.
+suites; then it runs under pytest-llm alone, offline, with nothing answering. Both runs are
+subprocesses: the async tests leave clients of closed event loops for the collector, and
+CPython 3.11's ast.parse fails when a finalizer runs in the middle of one in this process.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def test_a_suite_built_on_pytest_recordings_objects_passes_whole_offline_under_p
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Phase 1: pytest-recording records (pytest-llm is loaded too and leaves vcr to it).
-    recorded = project.runpytest("--record-mode=once", *ORDERED)
+    recorded = project.runpytest_subprocess("--record-mode=once", *ORDERED)
     recorded.assert_outcomes(passed=TESTS)
     cassettes = project.path / "cassettes"
     files = sorted(str(p.relative_to(cassettes)) for p in cassettes.rglob("*.yaml"))
@@ -103,7 +105,7 @@ def test_a_suite_built_on_pytest_recordings_objects_passes_whole_offline_under_p
     tool.stop()
     without_keys(monkeypatch)
     before = {p: p.read_bytes() for p in cassettes.rglob("*") if p.is_file()}
-    result = project.runpytest("-p", "no:recording", "--block-network", *ORDERED)
+    result = project.runpytest_subprocess("-p", "no:recording", "--block-network", *ORDERED)
     result.assert_outcomes(passed=TESTS)
     assert _stale_tests(result) == [STALE]
     assert {p: p.read_bytes() for p in cassettes.rglob("*") if p.is_file()} == before
