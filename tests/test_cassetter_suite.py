@@ -72,3 +72,24 @@ def test_a_changed_request_to_a_cassetter_recording_is_listed_as_stale(
     )
     diff = "      $.messages[0].content: recorded 'Name a river', now 'Name a long river'"
     assert diff in result.stdout.lines
+
+
+def test_cassetter_bodies_that_do_not_decode_name_the_interaction(tmp_path: Path) -> None:
+    from pytest_llm.cassettes.vcr_import import VcrImportError, import_file
+
+    broken = tmp_path / "broken.yaml"
+    interaction = {
+        "request": {"method": "GET", "uri": "http://tools.example/a.png", "body": {"type": "none"}},
+        "response": {"status": 200, "headers": {}, "body": {"type": "binary", "content": "zz"}},
+    }
+    broken.write_text(yaml.safe_dump({"version": 1, "interactions": [interaction]}))
+    with pytest.raises(VcrImportError) as caught:
+        import_file(broken)
+    assert str(caught.value) == (
+        f"cannot import {broken}:2: interaction #0: the response's binary body is not hex\n"
+        "  fix: fix or remove that interaction, or re-record it"
+    )
+    not_toml = tmp_path / "broken.toml"
+    not_toml.write_text("version = \n")
+    with pytest.raises(VcrImportError, match=r"broken.toml: not valid TOML \(.*line 1"):
+        import_file(not_toml)

@@ -49,6 +49,7 @@ _READ = frozenset(
     }
 )
 Document = Callable[[Path], Any]
+_BUILT_IN_MATCHERS = {**VCR().matchers, "json_body": VCR().matchers["body"]}
 
 
 def new_vcr(folder: Path, suffix: str, mode: RecordMode) -> Any:
@@ -163,5 +164,5 @@ def matcher_functions(
 ) -> tuple[Callable[[Any, Any], Any], ...]:
     """vcrpy's functions for matcher names (cassetter's `json_body` is vcrpy's `body`), with
     the ones a conftest registered or replaced; unknown names are left out."""
-    known = {**VCR().matchers, "json_body": VCR().matchers["body"], **custom}
+    known = {**_BUILT_IN_MATCHERS, **custom}
     return tuple(known[name] for name in names if name in known)
