@@ -117,6 +117,17 @@ async def test_faults_then_retry(llm, clients):
     assert [call.fault for call in llm.calls] == ["rate_limit", "server_error", None]
 
 
+@pytest.mark.llm(cassette="test_app/test_anthropic")
+@pytest.mark.llm_faults("overloaded", "timeout")
+async def test_anthropic_faults_then_retry(llm, clients):
+    _, an = clients
+    reply = await an.messages.create(
+        model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "Hello"}]
+    )
+    assert "Hello" in reply.content[0].text
+    assert [call.fault for call in llm.calls] == ["overloaded", "timeout", None]
+
+
 @pytest.mark.llm(cassette="test_app/test_openai")
 @pytest.mark.llm_faults("stream_cut")
 async def test_stream_cut(llm, clients):
@@ -152,7 +163,7 @@ def test_async_calls_never_block_the_loop_in_record_replay_stale_faults_and_miss
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_app=TESTS)
     pytester.makeini("[pytest]\nllm_passthrough_hosts =\n")  # the tool server is recorded too
-    recorded = pytester.runpytest("--llm-record=once", "-k", " or ".join(RECORDED))
+    recorded = pytester.runpytest("--llm-record=once", *(f"test_app.py::{n}" for n in RECORDED))
     recorded.assert_outcomes(passed=len(RECORDED))
     assert len(inner_env.requests) == 5 and len(tool.requests) == 2
 
@@ -160,7 +171,7 @@ def test_async_calls_never_block_the_loop_in_record_replay_stale_faults_and_miss
     tool.stop()
     without_keys(monkeypatch)
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=6, failed=2)
+    result.assert_outcomes(passed=7, failed=2)
     failed = sorted(re.findall(r"^FAILED (\S+)", result.stdout.str(), re.MULTILINE))
     assert failed == sorted(MISSES)
     output = result.stdout.str()
