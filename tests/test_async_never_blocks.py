@@ -190,3 +190,78 @@ def test_async_calls_never_block_the_loop_in_record_replay_stale_faults_and_miss
         ]
     )
     assert not loop_guard.active
+
+
+VCR_CONFTEST = (
+    CONFTEST
+    + """
+
+def model(r1, r2):
+    import json
+
+    assert json.loads(r1.body or "{}").get("model") == json.loads(r2.body or "{}").get("model")
+
+
+def without_trace(request):
+    request.uri = request.uri.split("&trace=")[0]
+    return request
+
+
+def upper_case(response):
+    response["headers"]["x-seen"] = ["yes"]
+    return response
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_matcher("model", model)
+    vcr.before_record_request = without_trace
+    vcr.before_record_response = upper_case
+"""
+)
+
+VCR_TESTS = """
+import os
+import uuid
+
+import aiohttp
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.vcr(match_on=["method", "path", "model"])
+async def test_vcr_async(vcr, clients):
+    oa, _ = clients
+    for model in ("gpt-4o-mini", "gpt-4.1"):
+        reply = await oa.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "Name a hill"}]
+        )
+        assert reply.choices[0].message.content.startswith(f"[{model}] reply to: Name a hill")
+    url = os.environ["TOOL_URL"] + f"/weather?city=Oslo&trace={uuid.uuid4().hex}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as reply:
+            assert (await reply.json())["city"] == "Oslo"
+    assert len(vcr) == 3
+    assert vcr.play_count in (0, 3)
+"""
+
+
+def test_a_vcr_tests_own_matchers_and_hooks_never_block_the_loop(
+    pytester: pytest.Pytester,
+    inner_env: FakeProvider,
+    tool: ToolServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytester.makeconftest(VCR_CONFTEST)
+    pytester.makepyfile(test_app=VCR_TESTS)
+    pytester.runpytest("-p", "no:recording", "--record-mode=once").assert_outcomes(passed=1)
+    assert len(inner_env.requests) == 2 and len(tool.requests) == 1
+    written = (pytester.path / "cassettes" / "test_app" / "test_vcr_async.yaml").read_text()
+    assert "trace=" not in written  # the hook assigned to vcr.before_record_request
+    assert written.count("x-seen: 'yes'") == 3  # and to vcr.before_record_response
+    inner_env.stop()
+    tool.stop()
+    without_keys(monkeypatch)
+    result = pytester.runpytest("-p", "no:recording")
+    result.assert_outcomes(passed=1)
+    assert "Blocking call" not in result.stdout.str()
