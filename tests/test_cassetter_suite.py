@@ -93,3 +93,38 @@ def test_cassetter_bodies_that_do_not_decode_name_the_interaction(tmp_path: Path
     not_toml.write_text("version = \n")
     with pytest.raises(VcrImportError, match=r"broken.toml: not valid TOML \(.*line 1"):
         import_file(not_toml)
+
+
+CASSETTER_OBJECT = """
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Cassetter:
+    '''What cassetter's vcr_config may return instead of a dict: its frozen configuration.'''
+
+    cassette_library_dir: str | None = None
+    record_mode: str | None = None
+    match_on: list[str] | None = None
+    filter_headers: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return Cassetter(match_on=["method", "path", "query"])
+"""
+
+
+def test_a_cassetter_object_returned_by_vcr_config_is_read_as_its_keys(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (pytester.path / "test_app.py").write_text((PROJECT / "test_app.py.txt").read_text())
+    pytester.makeconftest(CASSETTER_OBJECT)
+    shutil.copytree(PROJECT / "cassettes", pytester.path / "cassettes")
+    # Another port than the recording's: only match_on without the port finds the recordings.
+    monkeypatch.setenv("TOOL_URL", "http://127.0.0.1:8402")
+    result = pytester.runpytest("-p", "no:recording", "-k", "test_tools")
+    result.assert_outcomes(passed=1, deselected=TESTS - 1)
+    assert "is not supported" not in result.stdout.str()

@@ -374,7 +374,7 @@ class _Hooks:
 
         from pytest_llm.replay.vcr import HONOURED, rules_from_config
 
-        config = vcr_compat.merged_config(dict(request.getfixturevalue("vcr_config") or {}), item)
+        config = vcr_compat.merged_config(request.getfixturevalue("vcr_config"), item)
         folder = Path(request.getfixturevalue("vcr_cassette_dir"))
         name = str(request.getfixturevalue("default_cassette_name"))
         extra = tuple(str(a) for m in item.iter_markers("vcr") for a in m.args)

@@ -9,6 +9,7 @@ pytest-recording's defaults, and its `--record-mode` and `--block-network` optio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import os
@@ -103,12 +104,28 @@ def is_vcr_test(item: pytest.Item) -> bool:
         return False
 
 
-def merged_config(config: dict[str, Any], item: pytest.Item) -> dict[str, Any]:
-    """vcr_config with the vcr markers' keywords over it, the closest marker winning."""
-    merged = dict(config)
+def merged_config(config: Any, item: pytest.Item) -> dict[str, Any]:
+    """vcr_config with the vcr markers' keywords over it, the closest marker winning.
+
+    cassetter lets vcr_config return its `Cassetter` object (a dataclass): its fields that
+    differ from their defaults are read as the keys of the same names.
+    """
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = {
+            f.name: getattr(config, f.name)
+            for f in dataclasses.fields(config)
+            if getattr(config, f.name) != _default(f)
+        }
+    merged = dict(config or {})
     for marker in reversed(list(item.iter_markers("vcr"))):
         merged.update(marker.kwargs)
     return merged
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
 
 
 def cassette_name(test_class: type | None, test_name: str) -> str:
