@@ -10,6 +10,7 @@ from collections.abc import Iterator
 # inner run imports, and importing the SDKs again would cost seconds per run.
 import anthropic
 import httpx
+import loop_guard  # noqa: F401  # its audit hook is installed once, for inner runs to switch on
 import openai
 import pytest
 
@@ -33,9 +34,12 @@ for _module in pkgutil.walk_packages(pytest_llm.__path__, "pytest_llm."):
 
 
 @pytest.fixture(autouse=True)
-def _lean_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner pytester runs skip hypothesis' pytest plugin: its end-of-run work costs ~2 s each."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytester runs skip hypothesis' pytest plugin (its end-of-run work costs ~2 s each)
+    and cassetter's, when a developer has it installed (it serves the vcr names itself)."""
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS: set ours after it
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cassetter")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -67,8 +67,10 @@ def test_a_vcr_test_replays_its_vcrpy_cassette_in_place_and_reports_the_stale_ca
         + """
 @pytest.mark.vcr
 def test_chat(vcr, llm):
+    assert (len(vcr), vcr.play_count, vcr.all_played) == (1, 0, False)
     assert chat("hi there") == "Hello!"
-    assert vcr is llm
+    assert (vcr.play_counts, vcr.all_played) == ({0: 1}, True)
+    assert b'"content": "hi"' in vcr.requests[0].body.replace(b'":"', b'": "')
     assert llm.calls[0].stale
     assert llm.calls[0].stale_diff == [
         "$.messages[0].content: recorded 'hi', now 'hi there'"
@@ -300,7 +302,11 @@ def test_unknown_vcr_config_keys_are_warned_about_once_each(pytester: pytest.Pyt
         + """
 @pytest.fixture
 def vcr_config():
-    return {"serializer": "yaml", "record_on_exception": False, "match_on": ["method", "mine"]}
+    return {
+        "allow_playback_repeats": True,
+        "record_on_exception": False,
+        "match_on": ["method", "mine"],
+    }
 
 
 @pytest.mark.vcr
@@ -321,7 +327,7 @@ def test_c():
     result = pytester.runpytest(NO_RECORDING)
     result.assert_outcomes(passed=3, warnings=3)
     out = result.stdout.str()
-    for key in ("serializer", "record_on_exception", "match_on=mine"):
+    for key in ("allow_playback_repeats", "record_on_exception", "match_on=mine"):
         assert out.count(f"vcr_config key '{key}' is not supported and is ignored") == 1, key
 
 

@@ -48,6 +48,9 @@ class Cassette:
         reader: Reader = store.read,
     ) -> None:
         self.path = path
+        # The path as messages show it, worked out now: a miss is reported in the middle of
+        # an async call, where asking for the working directory would block the event loop.
+        self.shown = display(path)
         # How the file is read again before a merge: a vcrpy cassette read in place is
         # converted on every read, and written back in pytest-llm's format.
         self._reader = reader

@@ -23,6 +23,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from pytest_llm.cassettes.cassetter_format import (
+    CassetterFormatError,
+    is_cassetter,
+    parse_toml,
+    to_vcrpy,
+)
 from pytest_llm.cassettes.interaction import Exchange, sdk_version, to_interaction
 from pytest_llm.cassettes.plain_http import PlainExchange, encode_body, to_plain_interaction
 from pytest_llm.errors import display
@@ -135,6 +141,13 @@ _FIX_FORMAT = (
 
 
 def _parse(text: str, path: Path) -> Any:
+    if path.suffix == ".toml":  # cassetter's other format
+        try:
+            return parse_toml(text)
+        except CassetterFormatError as exc:
+            raise VcrImportError(
+                path, str(exc), fix="restore the file from version control"
+            ) from None
     if text.lstrip().startswith("{"):
         try:
             return json.loads(text)  # vcrpy's json serializer, or a test-agent JSON file
@@ -219,7 +232,7 @@ def convert(
     for number, record in enumerate(_records(document, path)):
         try:
             converted = _convert_one(record, scrubber)
-        except _Problem as exc:
+        except (_Problem, CassetterFormatError) as exc:
             raise VcrImportError(
                 path,
                 f"interaction #{number}: {exc}",
@@ -261,6 +274,8 @@ def _interaction_line(text: str | None, number: int) -> int | None:
 
 def _convert_one(record: Any, scrubber: Scrubber) -> tuple[dict[str, Any], datetime | None] | str:
     """The interaction and its recording time, or why it is not an LLM call (a str)."""
+    if is_cassetter(record):
+        record = to_vcrpy(record)
     if not isinstance(record, dict):
         raise _Problem(f"expected a mapping with request and response, found {_describe(record)}")
     request, response = record.get("request"), record.get("response")

@@ -17,8 +17,11 @@ from pytest_llm.cassettes.plain_http import body_part, is_plain
 from pytest_llm.keys import canonical_request, http_body_digest
 
 DEFAULT_VCR_MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
-# vcrpy's built-in matchers; `body` and `raw_body` compare the canonical body here.
-KNOWN_MATCHERS = frozenset({*DEFAULT_VCR_MATCH_ON, "uri", "body", "raw_body", "headers"})
+# vcrpy's built-in matchers (`url` is its old name of `uri`; `json_body` is cassetter's);
+# `body`, `raw_body` and `json_body` compare the canonical body here.
+KNOWN_MATCHERS = frozenset(
+    {*DEFAULT_VCR_MATCH_ON, "uri", "url", "body", "raw_body", "json_body", "headers"}
+)
 _HOSTLESS = frozenset({"scheme", "host", "port"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Framing headers differ between a live request and its stored form (bodies are decoded).
@@ -27,9 +30,17 @@ _FRAMING = frozenset({"content-type", "content-length", "transfer-encoding", "co
 
 @dataclass(frozen=True, slots=True)
 class VcrSpec:
-    """The vcrpy matchers a test matches on (built-in ones only; see KNOWN_MATCHERS)."""
+    """The vcrpy matchers a test matches on: built-in ones make the key (see KNOWN_MATCHERS);
+    `custom` ones (registered with register_matcher, or replacing a built-in) are then called
+    on each recording of that key, with vcrpy Requests, as vcrpy calls them."""
 
     match_on: tuple[str, ...] = DEFAULT_VCR_MATCH_ON
+    custom: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every matcher's name, for messages."""
+        return (*self.match_on, *self.custom)
 
     @property
     def whole(self) -> bool:
@@ -105,9 +116,9 @@ def _part(view: RequestView, matcher: str) -> Any:
         return parts.path or "/"
     if matcher == "query":
         return sorted(parse_qsl(parts.query, keep_blank_values=True))
-    if matcher == "uri":
+    if matcher in ("uri", "url"):
         return [_part(view, name) for name in ("scheme", "host", "port", "path", "query")]
-    if matcher in ("body", "raw_body"):
+    if matcher in ("body", "raw_body", "json_body"):
         return view.body
     if matcher == "headers":
         return list(view.headers)
@@ -120,7 +131,7 @@ def vcr_key(view: RequestView, spec: VcrSpec) -> str:
     for matcher in spec.match_on:
         if view.model_call and matcher in _HOSTLESS:
             continue
-        if view.model_call and matcher == "uri":
+        if view.model_call and matcher in ("uri", "url"):
             fields.append([_part(view, "path"), _part(view, "query")])
             continue
         fields.append([matcher, _part(view, matcher)])

@@ -189,7 +189,8 @@ class _TestRun:
     error: CassetteError | None = None
     passed: bool = False
     vcr: bool = False  # a pytest-recording test: its `vcr` fixture starts the recorder
-    handle: LLM | None = None  # what the `vcr` and `llm` fixtures return
+    handle: LLM | None = None  # what the `llm` fixture returns
+    view: Any = None  # what the `vcr` fixture returns in a test marked vcr
 
 
 class _Hooks:
@@ -207,7 +208,8 @@ class _Hooks:
         )
         self._state: RunState | None = None
         # Serve pytest-recording's names (markers, fixtures) unless it is loaded itself.
-        self.vcr = not config.pluginmanager.has_plugin(vcr_compat.PLUGIN_NAME)
+        self.owner = vcr_compat.owner(config.pluginmanager)
+        self.vcr = self.owner is None
         self._warned: set[str] = set()
 
     @property
@@ -259,7 +261,7 @@ class _Hooks:
         ]
         if not self.vcr:
             # Short: a header line longer than the terminal wraps (-p no:recording hands over).
-            lines.append("pytest-llm: pytest-recording is loaded and serves the vcr marker")
+            lines.append(f"pytest-llm: {self.owner} is loaded and serves the vcr marker")
         elif not run.cassette_root.is_dir():
             # Likely a suite moved from pytest-recording: its cassettes are not in that folder.
             lines.append("pytest-llm: tests marked vcr: cassettes/<module>/ beside their test file")
@@ -357,43 +359,61 @@ class _Hooks:
         stack.enter_context(blocked(tuple(str(host) for host in allowed), option))
         item.stash[_GUARD] = stack
 
-    def start_vcr(self, request: pytest.FixtureRequest) -> LLM:
+    def vcr_cassette(self, request: pytest.FixtureRequest) -> Any:
+        """The `vcr` fixture's value: the cassette view in a test marked vcr, else None (a
+        test that names `vcr` without the marker still takes part, as the SPEC says)."""
+        run = request.node.stash.get(_RUN, None)
+        if run is None or not run.vcr:
+            return None
+        self.start_vcr(request)
+        return run.view
+
+    def start_vcr(self, request: pytest.FixtureRequest) -> None:
         """Start a pytest-recording test: its cassette where pytest-recording keeps it, read
-        in place, matched the vcrpy way, with its vcr_config (the `vcr` fixture's work)."""
+        in place, matched the vcrpy way, with its vcr_config and what its conftest's
+        pytest_recording_configure set on the VCR object (the `vcr` fixture's work)."""
         item: pytest.Item = request.node
         run = item.stash.get(_RUN, None)
         if run is None:
             pytest.fail("pytest-llm: the vcr fixture was requested outside a test", pytrace=False)
         if run.handle is not None:
-            return run.handle
+            return
         from pathlib import Path
 
         from pytest_llm.replay.vcr import HONOURED, rules_from_config
 
-        config = vcr_compat.merged_config(dict(request.getfixturevalue("vcr_config") or {}), item)
+        config = vcr_compat.merged_config(request.getfixturevalue("vcr_config"), item)
         folder = Path(request.getfixturevalue("vcr_cassette_dir"))
         name = str(request.getfixturevalue("default_cassette_name"))
         extra = tuple(str(a) for m in item.iter_markers("vcr") for a in m.args)
         try:
-            rules, unknown = rules_from_config(config, folder, extra)
             mode = self._vcr_mode(config)
+            setup = self._recording_configure(item, config, folder, mode)
+            if setup is not None:
+                config = {**setup.defaults, **config}  # vcr_config wins, as in vcrpy
+                folder = setup.folder or folder
+                mode = self._vcr_mode(config)
+            matchers = setup.matchers if setup is not None else None
+            rules, unknown = rules_from_config(config, folder, extra, matchers)
         except ValueError as exc:
             pytest.fail(f"pytest-llm: vcr_config of {item.nodeid}: {exc}", pytrace=False)
         for key in unknown:
-            if key not in self._warned:  # once per run, not once per test
-                self._warned.add(key)
-                item.warn(
-                    pytest.PytestWarning(
-                        f"pytest-llm: vcr_config key {key!r} is not supported and is ignored "
-                        f"(supported: {', '.join(sorted(HONOURED))})"
-                    )
-                )
-        caller = getattr(self.config.hook, "pytest_recording_configure", None)
-        if caller is not None and caller.get_hookimpls():  # a conftest that configures vcrpy
-            from vcr import VCR  # type: ignore[import-untyped]
+            self._warn_once(
+                item,
+                key,
+                f"pytest-llm: vcr_config key {key!r} is not supported and is ignored "
+                f"(supported: {', '.join(sorted(HONOURED))})",
+            )
+        serializer = str(config.get("serializer") or "yaml")
+        if setup is not None:
+            from pytest_llm.replay import vcr_object
 
-            caller(config=self.config, vcr=VCR(cassette_library_dir=str(folder)))
-        path = folder / vcr_compat.file_name(name)
+            pairwise = None
+            if rules.spec.custom:
+                pairwise = vcr_object.pairwise([setup.matchers[n] for n in rules.spec.custom])
+            reader = vcr_object.document_reader(setup, serializer)
+            rules = dataclasses.replace(rules, pairwise=pairwise, document=reader)
+        path = folder / vcr_compat.file_name(name, "." + serializer)
         run.settings = dataclasses.replace(
             run.settings,
             cassette_path=path.resolve(),
@@ -402,8 +422,47 @@ class _Hooks:
         )
         self._start(item, run, rules)
         self._block_network(item, run, config, recording=mode is not RecordMode.NONE)
-        handle = run.handle = _handle(run)
-        return handle
+        run.handle = _handle(run)
+        if run.recorder is not None and item.get_closest_marker("vcr") is not None:
+            from pytest_llm.replay.vcr_cassette import VcrCassette
+            from pytest_llm.replay.vcr_object import matcher_functions
+
+            names = [*rules.spec.match_on, *rules.spec.custom]
+            run.view = VcrCassette(
+                run.recorder,
+                str(path),
+                mode,
+                matcher_functions(names, matchers or {}),
+                rules.before_request,
+            )
+
+    def _recording_configure(
+        self, item: pytest.Item, config: dict[str, Any], folder: Any, mode: RecordMode
+    ) -> Any:
+        """Call a conftest's pytest_recording_configure(config, vcr) with a vcrpy VCR, and
+        read back what it changed (None when no conftest implements the hook)."""
+        caller = getattr(self.config.hook, "pytest_recording_configure", None)
+        if caller is None or not caller.get_hookimpls():
+            return None
+        from pytest_llm.replay import vcr_object
+
+        suffix = "." + str(config.get("serializer") or "yaml")
+        vcr = vcr_object.new_vcr(folder, suffix, mode)
+        caller(config=self.config, vcr=vcr)
+        setup = vcr_object.configured(vcr, vcr_object.new_vcr(folder, suffix, mode))
+        for name in setup.unsupported:
+            self._warn_once(
+                item,
+                name,
+                f"pytest-llm: pytest_recording_configure set {name}, which pytest-llm does not "
+                "support; it is ignored",
+            )
+        return setup
+
+    def _warn_once(self, item: pytest.Item, key: str, message: str) -> None:
+        if key not in self._warned:  # once per run, not once per test
+            self._warned.add(key)
+            item.warn(pytest.PytestWarning(message))
 
     def _vcr_mode(self, config: dict[str, Any]) -> RecordMode:
         """--llm-record, then the marker's or vcr_config's record_mode, then --record-mode."""
@@ -583,8 +642,10 @@ def llm(request: pytest.FixtureRequest) -> Iterator[LLM]:
     run = request.node.stash.get(_RUN, None)
     if run is None:
         pytest.fail("pytest-llm: the llm fixture was requested outside a test", pytrace=False)
-    if run.vcr:  # a pytest-recording test: one object under both names
-        yield request.getfixturevalue("vcr")
+    if run.vcr:  # a pytest-recording test: its vcr fixture starts it
+        hooks: _Hooks = request.config.stash[_HOOKS]
+        hooks.start_vcr(request)
+        yield run.handle
         return
     plan = request.node.stash.get(SAMPLES, None)
     yield _handle(run, plan.index if plan is not None else 0)

@@ -1,14 +1,17 @@
 """pytest-recording's names, for suites that move to pytest-llm without changing a line.
 
 Registered only when pytest-recording is not loaded (uninstalled, or `-p no:recording`): the
-`vcr` and `default_cassette` markers, the `vcr` fixture (the test's `llm`), `vcr_config`,
+`vcr` and `default_cassette` markers, the autouse `vcr` fixture (vcrpy's Cassette read API in
+a marked test, None elsewhere), `vcr_config`,
 `vcr_cassette_dir`, `default_cassette_name`, `record_mode` and `vcr_markers` with
 pytest-recording's defaults, and its `--record-mode` and `--block-network` options.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import os
 from importlib.metadata import entry_points
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 import pytest
 
 PLUGIN_NAME = "recording"  # pytest-recording's entry point: `-p no:recording` blocks it
+# The plugins that serve the vcr names themselves, by entry point: pytest-llm steps aside.
+OWNERS = {PLUGIN_NAME: "pytest-recording", "cassetter": "cassetter"}
 HOOKS_NAME = "pytest-llm-hooks"
 RECORD_MODES = ("once", "new_episodes", "none", "all", "rewrite")
 SUFFIX = ".yaml"
@@ -29,18 +34,29 @@ class RecordingHookSpecs:
 
     @pytest.hookspec(historic=False)
     def pytest_recording_configure(self, config: pytest.Config, vcr: Any) -> None:
-        """Called with a vcrpy VCR object before each vcr test (custom matchers are not used)."""
+        """Called with a vcrpy VCR object before each vcr test: the serializers, matchers and
+        persister it registers, and the attributes it assigns, are used."""
 
 
 def recording_expected(pluginmanager: pytest.PytestPluginManager) -> bool:
-    """Whether pytest-recording is (or is about to be) loaded in this run."""
-    if pluginmanager.is_blocked(PLUGIN_NAME):
+    """Whether pytest-recording or cassetter (which serve the same names) is, or is about to
+    be, loaded in this run."""
+    return any(_expected(pluginmanager, name) for name in OWNERS)
+
+
+def _expected(pluginmanager: pytest.PytestPluginManager, name: str) -> bool:
+    if pluginmanager.is_blocked(name):
         return False
-    if pluginmanager.has_plugin(PLUGIN_NAME):
+    if pluginmanager.has_plugin(name):
         return True
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         return False
-    return any(ep.name == PLUGIN_NAME for ep in entry_points(group="pytest11"))
+    return any(ep.name == name for ep in entry_points(group="pytest11"))
+
+
+def owner(pluginmanager: pytest.PytestPluginManager) -> str | None:
+    """The loaded plugin that serves pytest-recording's names, if any."""
+    return next((OWNERS[n] for n in OWNERS if pluginmanager.has_plugin(n)), None)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -76,16 +92,40 @@ MARKERS = (
 
 
 def is_vcr_test(item: pytest.Item) -> bool:
-    """Whether a test takes part as a pytest-recording test (marked vcr, or asking for it)."""
-    return item.get_closest_marker("vcr") is not None or "vcr" in getattr(item, "fixturenames", ())
+    """Whether a test takes part as a pytest-recording test: marked vcr, or naming `vcr`
+    itself (the fixture is autouse, so fixtures that read it do not make a test take part)."""
+    if item.get_closest_marker("vcr") is not None:
+        return True
+    if any("vcr" in mark.args for mark in item.iter_markers("usefixtures")):
+        return True
+    try:
+        return "vcr" in inspect.signature(getattr(item, "function", None)).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
-def merged_config(config: dict[str, Any], item: pytest.Item) -> dict[str, Any]:
-    """vcr_config with the vcr markers' keywords over it, the closest marker winning."""
-    merged = dict(config)
+def merged_config(config: Any, item: pytest.Item) -> dict[str, Any]:
+    """vcr_config with the vcr markers' keywords over it, the closest marker winning.
+
+    cassetter lets vcr_config return its `Cassetter` object (a dataclass): its fields that
+    differ from their defaults are read as the keys of the same names.
+    """
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = {
+            f.name: getattr(config, f.name)
+            for f in dataclasses.fields(config)
+            if getattr(config, f.name) != _default(f)
+        }
+    merged = dict(config or {})
     for marker in reversed(list(item.iter_markers("vcr"))):
         merged.update(marker.kwargs)
     return merged
+
+
+def _default(field: dataclasses.Field[Any]) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
 
 
 def cassette_name(test_class: type | None, test_name: str) -> str:
@@ -96,13 +136,14 @@ def cassette_name(test_class: type | None, test_name: str) -> str:
     return name
 
 
-def file_name(name: str) -> str:
-    """The file of a cassette named `name`, as pytest-recording names it: `.yaml` added,
-    and a name too long for the file system cut, with an md5 of the whole name."""
-    if len(name) + len(SUFFIX) > _MAX_NAME:
+def file_name(name: str, suffix: str = SUFFIX) -> str:
+    """The file of a cassette named `name`, as pytest-recording names it: `suffix` added (the
+    serializer's), and a name too long for the file system cut, with an md5 of the whole
+    name. A `.toml` name is kept: cassetter's other format."""
+    if len(name) + len(suffix) > _MAX_NAME:
         digest = hashlib.md5(name.encode()).hexdigest()
-        name = f"{name[: _MAX_NAME - len(SUFFIX) - len(digest) - 3]}...{digest}"
-    return name if name.endswith(SUFFIX) else name + SUFFIX
+        name = f"{name[: _MAX_NAME - len(suffix) - len(digest) - 3]}...{digest}"
+    return name if name.endswith((suffix, ".toml")) else name + suffix
 
 
 @pytest.fixture(scope="session")
@@ -145,15 +186,9 @@ def vcr_markers(request: pytest.FixtureRequest) -> list[pytest.Mark]:
     return list(request.node.iter_markers("vcr"))
 
 
-@pytest.fixture
-def vcr(request: pytest.FixtureRequest) -> Any:
-    """The test's recorded traffic (the same object as `llm`), replayed from its cassette."""
-    hooks: Any = request.config.pluginmanager.get_plugin(HOOKS_NAME)
-    return hooks.start_vcr(request)
-
-
 @pytest.fixture(autouse=True)
-def _llm_vcr_marker(request: pytest.FixtureRequest) -> None:
-    """A test marked vcr takes part even when it does not ask for the fixture."""
-    if request.node.get_closest_marker("vcr") is not None:
-        request.getfixturevalue("vcr")
+def vcr(request: pytest.FixtureRequest) -> Any:
+    """pytest-recording's cassette: in a test marked vcr, vcrpy's Cassette read API
+    (record_mode, play_counts, all_played, requests...) over its recording; None otherwise."""
+    hooks: Any = request.config.pluginmanager.get_plugin(HOOKS_NAME)
+    return hooks.vcr_cassette(request)

@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import Callable
+from http import HTTPStatus
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -182,8 +183,6 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
 
 
 def _reason(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:

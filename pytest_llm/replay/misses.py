@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.plain_http import body_part, is_plain
-from pytest_llm.errors import display
 from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.settings import RecordMode, Settings
@@ -37,6 +36,12 @@ def _ordinal(n: int) -> str:
 def _json_path(deepdiff_path: str) -> str:
     # deepdiff writes root['messages'][0]['content']; people read $.messages[0].content
     return "$" + re.sub(r"\['([^'\]]*)'\]", r".\1", deepdiff_path.removeprefix("root"))
+
+
+def preload() -> None:
+    """Import what a miss message and a stale check use, when a test starts: they are built in
+    the middle of a call, where an import would block a running event loop."""
+    import deepdiff  # noqa: F401  # slow to import: loaded for tests that take part only
 
 
 def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENCES) -> list[str]:
@@ -116,7 +121,7 @@ def miss_message(
     """
     asked = _keyed(endpoint, body, settings.key)
     changed = False  # a recording of this call exists, for a request that has changed
-    lines = [f"pytest-llm: no recording for this call in {display(cassette.path)}"]
+    lines = [f"pytest-llm: no recording for this call in {cassette.shown}"]
     fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
     fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
     fields.append(f"stream={bool(body.get('stream'))}")
@@ -245,7 +250,7 @@ def plain_miss_message(
     sampled: bool = False,
 ) -> str:
     """A plain HTTP request with no recording: what was asked, what is nearest, how to record."""
-    lines = [f"pytest-llm: no recording for this HTTP request in {display(cassette.path)}"]
+    lines = [f"pytest-llm: no recording for this HTTP request in {cassette.shown}"]
     best: tuple[int, list[str]] | None = None
     lines.append(f"  request: {method.upper()} {url}")
     if times_recorded:

@@ -10,16 +10,17 @@ from urllib.parse import urlsplit
 
 from pytest_llm.calls import HttpCall, LLMCall
 from pytest_llm.cassettes.cassette import Cassette, Identity, Spec, identity
-from pytest_llm.cassettes.interaction import Exchange, to_interaction
+from pytest_llm.cassettes.interaction import Exchange, encode_json, to_interaction
 from pytest_llm.cassettes.plain_http import (
     PlainExchange,
+    decode_body,
     is_plain,
     plain_key,
     to_plain_interaction,
 )
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
-from pytest_llm.errors import ReplayMiss, display
+from pytest_llm.errors import ReplayMiss
 from pytest_llm.keys import WHOLE, KeySpec, format_path, make_key, path_matches
 from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.replay.faults import FaultPlan
@@ -30,7 +31,7 @@ from pytest_llm.replay.misses import (
     stale_diff,
 )
 from pytest_llm.replay.settings import RecordMode, Settings
-from pytest_llm.replay.vcr import VcrRules
+from pytest_llm.replay.vcr import LiveRequest, VcrRules
 from pytest_llm.scrub import Scrubber
 
 
@@ -81,6 +82,13 @@ class Recorder:
         self.recorded = 0
         self.stored: list[dict[str, Any]] = []  # what this recorder added to the cassette
         self._asked: Counter[str] = Counter()
+        # For the `vcr` fixture's cassette view (vcrpy's read API): what the cassettes held
+        # at the start, what answered each request, and where model calls were sent.
+        self.loaded: list[dict[str, Any]] = []
+        self.played: list[dict[str, Any]] = []
+        self.sent_to: dict[int, str] = {}
+        self._used_up: set[int] = set()  # answered already, under the test's own matchers
+        self._urls: dict[str, str] = {}  # the URL each key was last sent to
         self._replaced: set[str] = set()
         self._lock = threading.Lock()
         mode = settings.mode
@@ -99,6 +107,8 @@ class Recorder:
         for index, call in enumerate(self.baseline):
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
+        if vcr is not None:
+            self.loaded = [i for c in (cassette, *self.extras) for i in c.interactions]
 
     def _recordings(self, key: str) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
@@ -119,6 +129,27 @@ class Recorder:
         self.cassette.append(interaction)
         self.stored.append(interaction)
         self.used.add(identity(interaction))
+
+    def _played(self, interaction: dict[str, Any], url: str = "") -> None:
+        """Count a replay (under the lock): for prune, and for the `vcr` cassette view."""
+        self.used.add(identity(interaction))
+        if self.vcr is not None:
+            self.played.append(interaction)
+            if url:
+                self.sent_to[id(interaction)] = url
+
+    def _pairwise(
+        self, recordings: list[dict[str, Any]], live: LiveRequest, *, keep: bool = False
+    ) -> list[dict[str, Any]]:
+        """The recordings that the test's own matchers accept for `live`, first unplayed first:
+        vcrpy answers with the first matching interaction it has not played yet.
+        `keep` (a stream that will be cut) leaves the answer unplayed for the retry."""
+        assert self.vcr is not None and self.vcr.pairwise is not None
+        played = self._used_up
+        found = self.vcr.pairwise([r for r in recordings if id(r) not in played], live)
+        if found and not keep:
+            played.add(id(found[0]))
+        return found
 
     def _mine(self, interaction: dict[str, Any]) -> bool:
         """Whether a stored interaction belongs to this recorder's sample (all do without one)."""
@@ -190,12 +221,18 @@ class Recorder:
                 interaction = pending.pop(0)
                 self._add(LLMCall(interaction, replayed=True, prices=self.prices))
                 return Decision(key, interaction)
+            if self.vcr is not None:
+                self._urls[key] = request[1]
             if self.live:
                 return Decision(key, None)
             recordings = self._recordings(key)
+            if self.vcr is not None and self.vcr.pairwise is not None:
+                method, url, headers = request
+                live = (method, url, headers, encode_json(keyed_body))
+                recordings, asked = self._pairwise(recordings, live, keep=cut), 0
             if asked < len(recordings):
                 interaction = recordings[asked]
-                self.used.add(identity(interaction))
+                self._played(interaction, request[1])
                 fault = "stream_cut" if cut else None
                 call = LLMCall(interaction, replayed=True, fault=fault, prices=self.prices)
                 if not spec.whole:
@@ -292,6 +329,8 @@ class Recorder:
         with self._lock:
             if kept is not None:  # the test itself gets the answer as it came
                 self._store(kept, exchange.key, spec)
+                if exchange.key in self._urls:
+                    self.sent_to[id(kept)] = self._urls[exchange.key]
             fault = "stream_cut" if cut else None
             call = LLMCall(interaction, replayed=False, fault=fault, prices=self.prices)
             self._add(call)
@@ -326,9 +365,13 @@ class Recorder:
             if self.live:
                 return Decision(key, None)
             recordings = self._recordings(key)
+            if self.vcr is not None and self.vcr.pairwise is not None:
+                pairs = list((headers or {}).items())
+                live = (method, url, pairs, decode_body(request_body) or None)
+                recordings, asked = self._pairwise(recordings, live), 0
             if asked < len(recordings):
                 interaction = recordings[asked]
-                self.used.add(identity(interaction))
+                self._played(interaction)
                 self.http.append(HttpCall(interaction, replayed=True))
                 return Decision(key, interaction)
             if mocked or self.settings.mode is RecordMode.NEW_EPISODES:
@@ -367,8 +410,8 @@ class Recorder:
         first, _, rest = message.partition("\n")
         if not request:  # a plain request's message names it already
             request, _, rest = rest.partition("\n")
-        names = ", ".join(self.vcr.spec.match_on) or "nothing"
-        sources = "".join(f"\n  also looked in {display(c.path)}" for c in self.extras)
+        names = ", ".join(self.vcr.spec.names) or "nothing"
+        sources = "".join(f"\n  also looked in {c.shown}" for c in self.extras)
         return (
             f"{first}\n{request}\n  matched as vcrpy does, on: {names} "
             f"(vcr_config match_on){sources}\n{rest}"

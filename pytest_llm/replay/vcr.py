@@ -33,10 +33,15 @@ HONOURED = frozenset(
         "before_record_request",
         "before_record_response",
         "decode_compressed_response",
+        "serializer",
     }
 )
 _LOCALHOST = frozenset({"localhost", "127.0.0.1", "0.0.0.0", "::1"})
 Hook = Callable[[Any], Any]
+# A live request as a pytest-recording test's own matchers see it: method, URL, headers, body.
+LiveRequest = tuple[str, str, list[tuple[str, str]], bytes | None]
+# Picks, among recordings of a key, those the test's own matchers accept, in order.
+Pairwise = Callable[[list[dict[str, Any]], LiveRequest], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,15 @@ class VcrRules:
     # More cassettes to replay from (the marker's positional names); only the test's own
     # cassette is written.
     extra: tuple[Path, ...] = ()
+    # vcrpy's Request, imported when the test starts (never in the middle of an async call)
+    # for before_record_request to receive.
+    request_type: Any = None
+    # Matchers registered in pytest_recording_configure (or replacing built-in ones),
+    # called on the recordings that the built-in matchers' key found.
+    pairwise: Pairwise | None = None
+    # Reads a cassette into vcrpy's layout with a serializer or persister registered in
+    # pytest_recording_configure (None when the file is missing); None for vcrpy's own.
+    document: Callable[[Path], Any] | None = None
 
     def ignores(self, host: str) -> bool:
         """Whether requests to `host` pass through live, never recorded nor replayed."""
@@ -62,11 +76,9 @@ class VcrRules:
     ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The request as vcr_config's before_record_request leaves it: URL, headers and body
         to match and store, or None when the hook drops it (it then passes through live)."""
-        if self.before_request is None:
+        if self.before_request is None or self.request_type is None:
             return url, headers, content
-        from vcr.request import Request  # type: ignore[import-untyped]
-
-        request = self.before_request(Request(method, url, content, dict(headers)))
+        request = self.before_request(self.request_type(method, url, content, dict(headers)))
         if request is None:
             return None
         body = request.body if isinstance(request.body, bytes) else bytes(request.body or b"")
@@ -130,20 +142,28 @@ class VcrRules:
 
 
 def rules_from_config(
-    config: Mapping[str, Any], cassette_dir: Path, extra: tuple[str, ...] = ()
+    config: Mapping[str, Any],
+    cassette_dir: Path,
+    extra: tuple[str, ...] = (),
+    matchers: Mapping[str, Callable[[Any, Any], Any]] | None = None,
 ) -> tuple[VcrRules, list[str]]:
     """The rules of a merged vcr_config, and the keys it has that pytest-llm does not honour.
 
+    `matchers` are the ones pytest_recording_configure registered (or replaced), by name:
+    they are called on each candidate recording (the caller sets `pairwise` for them).
     Raises ValueError naming the key for a value of the wrong shape.
     """
     unknown = sorted(str(k) for k in config if k not in HONOURED)
     match_on = config.get("match_on", DEFAULT_VCR_MATCH_ON)
     if isinstance(match_on, str) or not isinstance(match_on, list | tuple):
         raise ValueError(f"match_on={match_on!r}: expected a list of matcher names")
-    names = []
+    names: list[str] = []
+    custom: list[str] = []
     for name in match_on:
-        if not isinstance(name, str):  # vcrpy also takes matcher functions
+        if not isinstance(name, str):  # vcrpy itself takes only names here
             unknown.append(f"match_on={getattr(name, '__name__', repr(name))}")
+        elif matchers and name in matchers:
+            custom.append(name)
         elif name not in KNOWN_MATCHERS:
             unknown.append(f"match_on={name}")
         else:
@@ -157,8 +177,14 @@ def rules_from_config(
     for name in ("before_record_request", "before_record_response"):
         if config.get(name) is not None and not callable(config[name]):
             raise ValueError(f"{name}={config[name]!r}: expected a function")
+    request_type: Any = None
+    if config.get("before_record_request") is not None:
+        from vcr.request import Request  # type: ignore[import-untyped]
+
+        request_type = Request
     rules = VcrRules(
-        spec=VcrSpec(tuple(names)),
+        spec=VcrSpec(tuple(names), tuple(custom)),
+        request_type=request_type,
         filters=Filters(
             headers=_named(config, "filter_headers"),
             query=_named(config, "filter_query_parameters"),
