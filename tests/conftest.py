@@ -34,8 +34,9 @@ for _module in pkgutil.walk_packages(pytest_llm.__path__, "pytest_llm."):
 
 @pytest.fixture(autouse=True)
 def _lean_inner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inner pytester runs skip hypothesis' pytest plugin: its end-of-run work costs ~2 s each."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    """Inner pytester runs skip hypothesis' pytest plugin (its end-of-run work costs ~2 s each)
+    and cassetter's (a benchmark's side, whose `--record-mode` clashes with the vcr names)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cassetter")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -49,7 +49,7 @@ openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"]).chat.completions.crea
 with tempfile.TemporaryDirectory() as warm:
     with open(os.path.join(warm, "test_warm.py"), "w") as f:
         f.write("def test_warm():\n    pass\n")
-    pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", warm])
+    pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:cassetter", warm])
 
 def writer(path, count, acks, pause_in=""):
     # Grows a cassette by one big interaction per save, and appends to `acks` after each

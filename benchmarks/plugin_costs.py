@@ -1,0 +1,201 @@
+"""What the plugin pays once: its first participating test, and a cold load of a big cassette.
+
+A project is generated in a temporary folder; each timed run is a whole `python -m pytest`
+process with no load cache (`CI=true`, `-p no:cacheprovider`: a fresh clone in CI). Its
+tests run in this order, each making one replayed OpenAI call, and a conftest hook writes
+how long each took (setup, call and teardown):
+
+1. `test_a_first`: the first test that takes part (1-interaction cassette);
+2. `test_b_second`: the same on another 1-interaction cassette;
+3. `test_c_big`: one call answered from a shared cassette of 1,000 interactions (half
+   Anthropic streams, half OpenAI chat answers, as in `cassette_load.py`): its first load;
+4. `test_d_small`: the same on a 1-interaction cassette.
+
+Measured, medians over interleaved runs (and the range):
+
+- first test's one-time cost: a - b (goal < 30 ms);
+- cold load through the plugin: c - d, against `json.loads` of the same interactions as
+  JSON text, timed at the end of the same process with the garbage collector paused, as
+  the plugin's load pauses it (goal <= 3x).
+
+Run: python benchmarks/plugin_costs.py   (about a minute; --rounds to change)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _bench import Answers, load_note, table
+from cassette_load import cassettes
+
+from pytest_llm.cassettes import store
+
+ROUNDS = 9
+BASE = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:cassetter", "-q"]
+
+CONFTEST = '''
+import gc
+import json
+import os
+import statistics
+import time
+
+import pytest
+
+TIMES = {}
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item):
+    start = time.perf_counter()
+    try:
+        return (yield)
+    finally:
+        TIMES[item.name] = time.perf_counter() - start
+
+
+def pytest_sessionfinish(session):
+    # The bar, in this process: json.loads of the big cassette's interactions, with the
+    # garbage collector paused as the plugin's load pauses it (the faster, stricter bar).
+    with open(os.environ["BENCH_JSON"], encoding="utf-8") as handle:
+        text = handle.read()
+    taken = []
+    for _ in range(5):
+        gc.disable()
+        start = time.perf_counter()
+        json.loads(text)
+        taken.append(time.perf_counter() - start)
+        gc.enable()
+    TIMES["json.loads"] = statistics.median(taken)
+    with open(os.environ["BENCH_TIMES"], "w") as handle:
+        json.dump(TIMES, handle)
+'''
+
+TESTS = '''
+import pytest
+
+from app import client
+
+
+def ask(prompt):
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{{"role": "user", "content": prompt}}]
+    )
+    assert reply.choices[0].message.content
+
+
+def test_plain():
+    assert sum(range(10)) == 45
+
+
+@pytest.mark.llm(cassette="one/first")
+def test_a_first():
+    ask("{prompt}")
+
+
+@pytest.mark.llm(cassette="one/second")
+def test_b_second():
+    ask("{prompt}")
+
+
+@pytest.mark.llm(cassette="shared/big")
+def test_c_big():
+    ask("{prompt}")
+
+
+@pytest.mark.llm(cassette="one/small")
+def test_d_small():
+    ask("{prompt}")
+'''
+
+APP = """
+import openai
+
+client = openai.OpenAI()  # the application's client, built at import
+"""
+
+
+def write_project(root: Path) -> tuple[Path, str]:
+    """The project, its cassettes written from recorded interactions; the JSON of the big one."""
+    interactions, _ = cassettes(Answers())["mixed (issue 17)"]
+    chat = next(i for i in interactions if i["provider"] == "openai")
+    prompt = chat["request"]["body"]["messages"][0]["content"]
+    project = root / "project"
+    (project / "tests").mkdir(parents=True)
+    (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
+    (project / "conftest.py").write_text(CONFTEST)
+    (project / "app.py").write_text(APP)
+    (project / "tests" / "test_costs.py").write_text(TESTS.format(prompt=prompt))
+    folder = project / "cassettes"
+    for name in ("one/first", "one/second", "one/small"):
+        store.write_atomic(folder / f"{name}.yaml", store.dumps(store.document([chat])))
+    store.write_atomic(folder / "shared/big.yaml", store.dumps(store.document(interactions)))
+    return project, json.dumps(interactions, separators=(",", ":"))
+
+
+def run(project: Path, env: dict[str, str]) -> dict[str, float]:
+    """Seconds of each test in one whole pytest process."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", *BASE],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"pytest failed:\n{done.stdout[-3000:]}")
+    times: dict[str, float] = json.loads(Path(env["BENCH_TIMES"]).read_text())
+    return times
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args()
+    print(f"{load_note()}; whole pytest processes, interleaved", file=sys.stderr)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
+    env.pop("PYTEST_ADDOPTS", None)
+    env["CI"] = "true"  # a fresh clone: no load cache read or written
+    with tempfile.TemporaryDirectory() as tmp:
+        project, text = write_project(Path(tmp))
+        env["BENCH_TIMES"] = f"{tmp}/times.json"
+        env["BENCH_JSON"] = f"{tmp}/big.json"
+        Path(env["BENCH_JSON"]).write_text(text, encoding="utf-8")
+        run(project, env)  # untimed: the interpreter's own caches (pyc files) are written
+        first: list[float] = []
+        loads: list[float] = []
+        ratios: list[float] = []
+        for _ in range(args.rounds):
+            times = run(project, env)
+            floor = times["json.loads"]
+            first.append((times["test_a_first"] - times["test_b_second"]) * 1e3)
+            load = times["test_c_big"] - times["test_d_small"]
+            loads.append(load * 1e3)
+            ratios.append(load / floor)
+            print(".", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    rows: list[list[Any]] = [
+        ["first test's one-time cost (a - b), ms", spread(first), "< 30"],
+        ["cold load of 1,000 interactions (c - d), ms", spread(loads), ""],
+        ["  / json.loads of the same data", spread(ratios), "<= 3"],
+    ]
+    print(f"medians (range) of {args.rounds} whole pytest runs, no load cache (CI=true)")
+    print(table(["", "measured", "goal"], rows))
+    print(f"({load_note()})")
+
+
+if __name__ == "__main__":
+    main()
