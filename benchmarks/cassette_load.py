@@ -40,7 +40,7 @@ from vcr.cassette import Cassette as VcrCassette
 from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serializers import yamlserializer
 
-from pytest_llm.cassettes import load_cache, store
+from pytest_llm.cassettes import load_cache, store, writer
 
 COUNT = 1000
 ROUNDS = 5
@@ -52,7 +52,7 @@ def earlier_dumps(interactions: list[dict[str, Any]]) -> str:
     """The cassette as pytest-llm wrote it before: every event as a block mapping."""
     body = yaml.dump(
         store.document(interactions),
-        Dumper=store._Dumper,
+        Dumper=writer.dumper(),
         sort_keys=False,
         allow_unicode=True,
         width=1_000_000,

@@ -41,7 +41,7 @@ from pytest_llm.cassettes import store
 ROUNDS = 9
 BASE = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:cassetter", "-q"]
 
-CONFTEST = '''
+CONFTEST = """
 import gc
 import json
 import os
@@ -77,9 +77,9 @@ def pytest_sessionfinish(session):
     TIMES["json.loads"] = statistics.median(taken)
     with open(os.environ["BENCH_TIMES"], "w") as handle:
         json.dump(TIMES, handle)
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 
 from app import client
@@ -114,7 +114,7 @@ def test_c_big():
 @pytest.mark.llm(cassette="one/small")
 def test_d_small():
     ask("{prompt}")
-'''
+"""
 
 APP = """
 import openai
