@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -91,13 +92,15 @@ class Recorder:
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
 
-    def _recordings(self, key: str) -> list[dict[str, Any]]:
+    def _recordings(self, key: str, asked: int = 0) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
-        then the extra cassettes of a pytest-recording test."""
+        then the extra cassettes of a pytest-recording test. `asked`: how many were used."""
         found: list[dict[str, Any]] = []
+        # Filtered or joined lists are counted on the full index of each cassette.
+        wanted = asked + 1 if self.sample is None and not self.extras else sys.maxsize
         for cassette in (self.cassette, *self.extras):
             stored = cassette.interactions
-            found += [stored[p] for p in cassette.index(self.spec).get(key, ())]
+            found += [stored[p] for p in cassette.positions(self.spec, key, wanted)]
         if self.sample is not None:
             found = [i for i in found if self._mine(i)]
         return found
@@ -183,7 +186,7 @@ class Recorder:
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
-            recordings = self._recordings(key)
+            recordings = self._recordings(key, asked)
             if asked < len(recordings):
                 interaction = recordings[asked]
                 self.used.add(identity(interaction))
@@ -279,7 +282,7 @@ class Recorder:
             self._asked[key] += 1
             if self.live:
                 return Decision(key, None)
-            recordings = self._recordings(key)
+            recordings = self._recordings(key, asked)
             if asked < len(recordings):
                 interaction = recordings[asked]
                 self.used.add(identity(interaction))
