@@ -113,7 +113,7 @@ class Cassette:
             self._indexes[match_on] = index
         return index
 
-    def positions(self, match_on: Spec, key: str, wanted: int = 1) -> list[int]:
+    def positions(self, match_on: Spec, key: str, wanted: int = 1, sent: Any = None) -> list[int]:
         """Positions of the interactions of `key`, in recorded order; `wanted` is how many the
         caller needs (fewer found send it to the full index, which a miss message counts on).
 
@@ -122,6 +122,8 @@ class Cassette:
         the key of every interaction of the cassette (a third of a cold load at 1,000). A
         recording whose request no longer gives the key it names (a hand edit, or a key of an
         earlier version), or a key that no recording names, sends the lookup to `index`.
+        `sent` is the LLM request `key` was computed from (endpoint, and path and body as
+        stored): a recording of that very request has that key without computing it.
         """
         index = self._indexes.get(match_on)
         if index is None and _names_its_key(match_on):
@@ -130,7 +132,7 @@ class Cassette:
             if (
                 found is not None
                 and len(found) >= wanted
-                and all(self._checked(position, match_on, key) for position in found)
+                and all(self._checked(position, match_on, key, sent) for position in found)
             ):
                 return found
         return self.index(match_on).get(key, [])
@@ -147,9 +149,18 @@ class Cassette:
             self._by_name = by_name
         return self._by_name
 
-    def _checked(self, position: int, match_on: Spec, key: str) -> bool:
+    def _checked(self, position: int, match_on: Spec, key: str, sent: Any) -> bool:
         if position not in self._checked_positions:
-            if interaction_key(self.interactions[position], match_on) != key:
+            interaction = self.interactions[position]
+            request = interaction.get("request")
+            same = (
+                sent is not None
+                and isinstance(request, dict)
+                and not is_plain(interaction)
+                and (request.get("path"), request.get("body")) == sent[1:]
+                and recognize_path(str(sent[1]).split("?", 1)[0]) == sent[0]
+            )
+            if not same and interaction_key(interaction, match_on) != key:
                 return False
             self._checked_positions.add(position)
         return True

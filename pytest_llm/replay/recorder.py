@@ -92,15 +92,16 @@ class Recorder:
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
 
-    def _recordings(self, key: str, asked: int = 0) -> list[dict[str, Any]]:
+    def _recordings(self, key: str, asked: int = 0, sent: Any = None) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
-        then the extra cassettes of a pytest-recording test. `asked`: how many were used."""
+        then the extra cassettes of a pytest-recording test. `asked`: how many were used;
+        `sent`: the LLM request as it would be stored (see `Cassette.positions`)."""
         found: list[dict[str, Any]] = []
         # Filtered or joined lists are counted on the full index of each cassette.
         wanted = asked + 1 if self.sample is None and not self.extras else sys.maxsize
         for cassette in (self.cassette, *self.extras):
             stored = cassette.interactions
-            found += [stored[p] for p in cassette.positions(self.spec, key, wanted)]
+            found += [stored[p] for p in cassette.positions(self.spec, key, wanted, sent)]
         if self.sample is not None:
             found = [i for i in found if self._mine(i)]
         return found
@@ -186,7 +187,8 @@ class Recorder:
                 return Decision(key, interaction)
             if self.live:
                 return Decision(key, None)
-            recordings = self._recordings(key, asked)
+            sent = (endpoint, urlsplit(request[1]).path, keyed_body) if self.vcr is None else None
+            recordings = self._recordings(key, asked, sent)
             if asked < len(recordings):
                 interaction = recordings[asked]
                 self.used.add(identity(interaction))
