@@ -40,7 +40,7 @@ from vcr.cassette import Cassette as VcrCassette
 from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serializers import yamlserializer
 
-from pytest_llm.cassettes import load_cache, store, writer
+from pytest_llm.cassettes import load_cache, store
 
 COUNT = 1000
 ROUNDS = 5
@@ -50,6 +50,8 @@ EARLIER_HEADER = "# pytest-llm cassette: recorded LLM calls, replayed offline by
 
 def earlier_dumps(interactions: list[dict[str, Any]]) -> str:
     """The cassette as pytest-llm wrote it before: every event as a block mapping."""
+    from pytest_llm.cassettes import writer
+
     body = yaml.dump(
         store.document(interactions),
         Dumper=writer.dumper(),
