@@ -28,7 +28,7 @@ d'. `pytest --collect-only` of a plain project (200 tests, no model calls, no SD
    project that never uses it; goal < 50 ms;
 e. `-n 2` against `-n 0` (pytest-xdist) for the mock and native suites.
 
-Run: python benchmarks/whole_suite.py   (about 4 minutes; --rounds to change)
+Run: python benchmarks/whole_suite.py   (about 3 minutes; --rounds to change)
 """
 
 from __future__ import annotations
