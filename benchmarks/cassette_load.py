@@ -50,9 +50,11 @@ EARLIER_HEADER = "# pytest-llm cassette: recorded LLM calls, replayed offline by
 
 def earlier_dumps(interactions: list[dict[str, Any]]) -> str:
     """The cassette as pytest-llm wrote it before: every event as a block mapping."""
+    from pytest_llm.cassettes import writer
+
     body = yaml.dump(
         store.document(interactions),
-        Dumper=store._Dumper,
+        Dumper=writer.dumper(),
         sort_keys=False,
         allow_unicode=True,
         width=1_000_000,

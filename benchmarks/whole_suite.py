@@ -1,27 +1,34 @@
 """Whole pytest runs: 200 tests x 5 replayed calls, against hand-written MockTransport fixtures.
 
-A project is generated in a temporary folder, twice over:
+A project is generated in a temporary folder, three times over:
 
 - llm/: the tests call a module-level `openai.OpenAI()` and take the `llm` fixture; their
   cassettes (one per test, 200 files) are recorded once from the fake provider over HTTP
   (`--llm-record=once`), then every timed run replays them (record mode `none`);
+- vcr/: the same tests marked `@pytest.mark.vcr`, recorded once by pytest-recording (vcrpy)
+  from the fake provider, then replayed by pytest-recording, by pytest-llm as its drop-in
+  (`-p no:recording`: it reads the vcrpy cassettes in place) and by cassetter (Rust core),
+  each with the other two left out (`-p no:...`);
 - mock/: the same tests, with a session fixture whose client answers through
   `httpx2.MockTransport` from a dict of the same answers (what one writes by hand), run with
   `-p no:llm`.
 
 Each run is a whole `python -m pytest` process, so start-up, imports, collection, and
-cassette loading all count. Both sides run with `-p no:cacheprovider -p no:hypothesispytest`,
-taking turns round after round (medians, paired ratios). Measured:
+cassette loading all count. Every side runs with `-p no:cacheprovider -p no:hypothesispytest`
+(and without the plugins of the others), taking turns round after round (medians, paired
+ratios). Bytecode is written as pip compiles an installed package (the first, untimed runs
+write it), whatever PYTHONDONTWRITEBYTECODE says. Measured:
 
-d. replay (`-n 0`) against the mock suite; goal <= 1.3x. "llm" runs with no load cache
+d. replay (`-n 0`) against the mock suite; goals: pytest-llm <= 1.15x, below cassetter's
+   ratio, and its drop-in within 1.1x of its native figure. "llm" runs with no load cache
    (`-p no:cacheprovider`: what a fresh clone in CI pays), "llm+cache" names a warm one
    with `PYTEST_LLM_LOAD_CACHE` (a developer's rerun: the first run, untimed, fills it);
 d'. `pytest --collect-only` of a plain project (200 tests, no model calls, no SDK import)
    with pytest-llm installed, against `-p no:llm`: what installing the plugin costs a
    project that never uses it; goal < 50 ms;
-e. `-n 2` against `-n 0` (pytest-xdist) for both suites.
+e. `-n 2` against `-n 0` (pytest-xdist) for the mock and native suites.
 
-Run: python benchmarks/whole_suite.py   (about 2.5 minutes)
+Run: python benchmarks/whole_suite.py   (about 3 minutes; --rounds to change)
 """
 
 from __future__ import annotations
@@ -45,9 +52,15 @@ from fake_provider import FakeProvider
 TESTS = 200
 CALLS = 5
 MODULES = 10
-ROUNDS = 3
+ROUNDS = 5
 COLLECT_ROUNDS = 21
 BASE = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-q"]
+# Each side leaves out the other sides' plugins (they share option names such as --record-mode).
+LLM = ["-p", "no:cassetter"]
+DROP_IN = ["-p", "no:recording", "-p", "no:cassetter"]
+RECORDING = ["-p", "no:llm", "-p", "no:cassetter"]
+CASSETTER = ["-p", "no:llm", "-p", "no:recording"]
+MOCK = ["-p", "no:llm", "-p", "no:cassetter"]
 
 TEST_BODY = """
 def test_case_{n:03d}({fixture}):
@@ -64,6 +77,18 @@ from app import client
 
 
 def client_for(llm):
+    return client
+"""
+
+VCR_HEADER = """
+import pytest
+
+from app import client
+
+pytestmark = pytest.mark.vcr
+
+
+def client_for(vcr):
     return client
 """
 
@@ -119,11 +144,15 @@ def write_plain(root: Path) -> Path:
     return plain
 
 
-def write_projects(root: Path) -> tuple[Path, Path]:
-    """The llm/ and mock/ projects, with the same tests."""
-    llm, mock = root / "llm", root / "mock"
+def write_projects(root: Path) -> tuple[Path, Path, Path]:
+    """The llm/, vcr/ and mock/ projects, with the same tests."""
+    llm, vcr, mock = root / "llm", root / "vcr", root / "mock"
     per_module = TESTS // MODULES
-    for project, header, fixture in ((llm, LLM_HEADER, "llm"), (mock, MOCK_HEADER, "client")):
+    for project, header, fixture in (
+        (llm, LLM_HEADER, "llm"),
+        (vcr, VCR_HEADER, "vcr"),
+        (mock, MOCK_HEADER, "client"),
+    ):
         tests = project / "tests"
         tests.mkdir(parents=True)
         (project / "pytest.ini").write_text("[pytest]\ntestpaths = tests\n")
@@ -131,8 +160,9 @@ def write_projects(root: Path) -> tuple[Path, Path]:
             numbers = range(module * per_module, (module + 1) * per_module)
             body = "".join(TEST_BODY.format(n=n, fixture=fixture, calls=CALLS) for n in numbers)
             (tests / f"test_mod{module:02d}.py").write_text(textwrap.dedent(header) + body)
-    (llm / "conftest.py").write_text(LLM_CONFTEST)  # its folder goes on sys.path: app imports
-    (llm / "app.py").write_text(APP)
+    for project in (llm, vcr):
+        (project / "conftest.py").write_text(LLM_CONFTEST)  # its folder goes on sys.path
+        (project / "app.py").write_text(APP)
     (mock / "conftest.py").write_text(MOCK_CONFTEST)
     provider = FakeProvider()
     answers = {}
@@ -144,7 +174,7 @@ def write_projects(root: Path) -> tuple[Path, Path]:
             assert isinstance(data, bytes)
             answers[prompt] = json.loads(data)
     (mock / "answers.json").write_text(json.dumps(answers))
-    return llm, mock
+    return llm, vcr, mock
 
 
 def pytest_run(project: Path, *args: str, env: dict[str, str]) -> tuple[float, float]:
@@ -202,44 +232,63 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
     env["OPENAI_API_KEY"] = "sk-test"
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
-        llm, mock = write_projects(Path(tmp))
+        llm, vcr, mock = write_projects(Path(tmp))
         plain = write_plain(Path(tmp))
         with FakeProvider() as server:
-            record_env = env | {"OPENAI_BASE_URL": server.openai_base_url}
-            recording = pytest_run(llm, "--llm-record=once", env=record_env)
-        cassettes = len(list((llm / "cassettes").rglob("*.yaml")))
-        assert cassettes == TESTS, cassettes
+            # vcrpy's cassettes name the host: every vcr/ run asks the recorded (stopped) one.
+            vcr_env = env | {"OPENAI_BASE_URL": server.openai_base_url}
+            recording = pytest_run(llm, *LLM, "--llm-record=once", env=vcr_env)
+            pytest_run(vcr, *RECORDING, "--record-mode=once", env=vcr_env)
+        # pytest-recording keeps its cassettes beside the test files.
+        for folder in (llm / "cassettes", vcr / "tests" / "cassettes"):
+            cassettes = len(list(folder.rglob("*.yaml")))
+            assert cassettes == TESTS, (folder, cassettes)
         cache_env = env | {"PYTEST_LLM_LOAD_CACHE": f"{tmp}/cache"}
-        pytest_run(llm, env=cache_env)  # fills the load cache (untimed)
+        pytest_run(llm, *LLM, env=cache_env)  # fills the load cache (untimed)
+        pytest_run(mock, *MOCK, env=env)  # writes the bytecode of what the runs import
+        pytest_run(vcr, *CASSETTER, env=vcr_env)
+        pytest_run(vcr, *DROP_IN, env=vcr_env)
         print(f"recorded {TESTS * CALLS} calls in {recording[0]:.1f} s", file=sys.stderr)
         suite = Runs(env)
-        suite.side("mock", mock, "-p", "no:llm")
-        suite.side("llm", llm)
-        suite.side("cache", llm, env=cache_env)
-        suite.side("mock2", mock, "-p", "no:llm", "-n", "2")
-        suite.side("llm2", llm, "-n", "2")
+        suite.side("mock", mock, *MOCK)
+        suite.side("llm", llm, *LLM)
+        suite.side("cache", llm, *LLM, env=cache_env)
+        suite.side("drop-in", vcr, *DROP_IN, env=vcr_env)
+        suite.side("cassetter", vcr, *CASSETTER, env=vcr_env)
+        suite.side("recording", vcr, *RECORDING, env=vcr_env)
+        suite.side("mock2", mock, *MOCK, "-n", "2")
+        suite.side("llm2", llm, *LLM, "-n", "2")
         suite.run(args.rounds)
         print(".", end="", file=sys.stderr, flush=True)
         collect = Runs(env)
-        collect.side("without", plain, "--collect-only", "-p", "no:llm")
-        collect.side("with", plain, "--collect-only")
+        collect.side("without", plain, "--collect-only", *MOCK)
+        collect.side("with", plain, "--collect-only", *LLM)
         collect.run(args.collect_rounds)
     print(file=sys.stderr)
     wall, cpu = suite.wall, suite.cpu
     print(f"d, e. {TESTS} tests x {CALLS} calls, whole pytest runs; medians of {args.rounds}")
+    print("(x mock: the median of the paired ratios, and their range)")
     rows: list[list[object]] = []
     for name, label, fast in (
         ("mock", "mock fixtures (-p no:llm)", "mock2"),
-        ("llm", "pytest-llm replay", "llm2"),
+        ("llm", "pytest-llm, its cassettes", "llm2"),
         ("cache", "pytest-llm + load cache", ""),
+        ("drop-in", "pytest-llm, vcrpy cassettes", ""),
+        ("cassetter", "cassetter, vcrpy cassettes", ""),
+        ("recording", "pytest-recording (vcrpy)", ""),
     ):
-        row: list[object] = [label, wall.median(name), wall.ratio(name, "mock")]
-        row += [cpu.median(name), cpu.ratio(name, "mock")]
+        row: list[object] = [label, wall.median(name), spread(wall, name, "mock")]
+        row += [cpu.median(name), spread(cpu, name, "mock")]
         row += [wall.median(fast), wall.ratio(fast, name)] if fast else ["", ""]
         rows.append(row)
     header = ["suite", "wall s", "x mock", "CPU s", "x mock", "-n 2 wall s", "n2 / n0"]
     print(table(header, rows))
+    print(
+        f"drop-in / native: wall {spread(wall, 'drop-in', 'llm')}, "
+        f"CPU {spread(cpu, 'drop-in', 'llm')}"
+    )
     print()
     print(f"d'. pytest --collect-only, {TESTS} plain tests (ms); medians of {args.collect_rounds}")
     rows = []
@@ -254,6 +303,13 @@ def main() -> None:
         rows.append([label, without, with_, added, noise])
     print(table(["", "-p no:llm", "installed", "added (paired)", "noise (max-min)"], rows))
     print(f"({load_note()})")
+
+
+def spread(rounds: Rounds, name: str, base: str) -> str:
+    """The median of the paired ratios name / base, and their range."""
+    mine, theirs = rounds.samples[name], rounds.samples[base]
+    ratios = [mine[n] / theirs[n] for n in mine if n in theirs]
+    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 if __name__ == "__main__":

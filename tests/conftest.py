@@ -36,9 +36,10 @@ for _module in pkgutil.walk_packages(pytest_llm.__path__, "pytest_llm."):
 @pytest.fixture(autouse=True)
 def _lean_inner_runs(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytester runs skip hypothesis' pytest plugin (its end-of-run work costs ~2 s each)
-    and cassetter's, when a developer has it installed (it serves the vcr names itself)."""
+    and cassetter's (a benchmark's side: its `--record-mode` clashes with pytest-recording's
+    and with the vcr names pytest-llm serves)."""
     if "pytester" in request.fixturenames:
-        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS: set ours after it
+        request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS as it starts
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cassetter")
 
 

@@ -205,6 +205,31 @@ def test_rewrite_sets_aside_only_the_rewriting_tests_recordings(tmp_path: Path) 
     assert cassette.baseline == [two] and cassette.interactions == []
 
 
+def test_a_recording_is_found_by_the_key_it_names_and_checked_when_it_is_used(
+    tmp_path: Path,
+) -> None:
+    def recorded(prompt: str) -> dict[str, object]:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": prompt}]}
+        key = make_key(CHAT, body, DEFAULT_MATCH_ON)
+        return {"key": key, "request": {"path": "/v1/chat/completions", "body": body}}
+
+    def key(prompt: str) -> str:
+        return str(recorded(prompt)["key"])
+
+    first, edited, earlier, again = (recorded(p) for p in ("one", "two", "three", "one"))
+    edited["request"]["body"]["messages"][0]["content"] = "two, edited"  # type: ignore[index]
+    earlier["key"] = "a key of an earlier version"
+    cassette = Cassette(tmp_path / "c.yaml", [first, edited, earlier, again])
+    spec = DEFAULT_MATCH_ON
+    assert cassette.positions(spec, key("one"), wanted=2) == [0, 3]
+    # A hand edit of the request is caught when its key is asked: not the old answer...
+    assert cassette.positions(spec, key("two")) == []
+    # ...and the edited request gets it, as does a recording whose named key is outdated.
+    assert cassette.positions(spec, key("two, edited")) == [1]
+    assert cassette.positions(spec, key("three")) == [2]
+    assert cassette.positions(spec, key("one"), wanted=3) == [0, 3]  # no third recording
+
+
 def test_saving_a_shared_cassette_test_after_test_appends_and_still_merges(
     tmp_path: Path,
 ) -> None:

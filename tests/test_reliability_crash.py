@@ -49,7 +49,8 @@ openai.OpenAI(base_url=os.environ["FAKE_OPENAI_BASE_URL"]).chat.completions.crea
 with tempfile.TemporaryDirectory() as warm:
     with open(os.path.join(warm, "test_warm.py"), "w") as f:
         f.write("def test_warm():\n    pass\n")
-    pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", warm])
+    quiet = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:cassetter"]
+    pytest.main(["-q", *quiet, warm])
 
 def writer(path, count, acks, pause_in=""):
     # Grows a cassette by one big interaction per save, and appends to `acks` after each
@@ -234,7 +235,7 @@ def test_killed_recording_runs_leave_each_cassette_old_or_new_and_complete(
     own = [cassettes / "test_crash" / f"test_own[{n}].yaml" for n in range(4)]
     shared = cassettes / "shared" / "log.yaml"
     # hypothesis's plugin imports hypothesis at the end of every run: a second per kill.
-    quiet = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest"]
+    quiet = ["-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:cassetter"]
     args = [*quiet, "--llm-record=rewrite"]
 
     def one_round(number: int) -> int:

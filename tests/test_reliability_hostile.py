@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kit import inner_file
 
-from pytest_llm.cassettes import store
+from pytest_llm.cassettes import fast_read, store
+from pytest_llm.cassettes.format import FAST_MARK, MAX_CASSETTE_BYTES
 from pytest_llm.errors import CassetteError
 from pytest_llm.keys import DEFAULT_MATCH_ON, IGNORED_FIELDS, make_key
 from pytest_llm.providers import Endpoint
@@ -197,7 +198,7 @@ def test_a_100_mb_cassette_fails_before_it_is_read(tmp_path: Path) -> None:
         store.read(path)
     assert time.monotonic() - started < 0.5
     with pytest.raises(CassetteError, match=r"over the 64 MB"):
-        store.loads("x" * (store.MAX_CASSETTE_BYTES + 1), path)
+        store.loads("x" * (MAX_CASSETTE_BYTES + 1), path)
 
 
 def test_what_pytest_llm_writes_always_loads_back(tmp_path: Path) -> None:
@@ -487,10 +488,10 @@ def test_both_parsers_read_what_pytest_llm_writes_alike(extra: Any, events: list
     path = Path("c.yaml")
     # yaml-rs (YAML 1.2) and json for the event lines; it may leave a file to the hardened
     # loader (a `!` that may be a tag, an event line with many brackets), never misread it.
-    fast = store._fast_parse(text)
-    if fast is not store._UNREAD:
+    fast = fast_read.parse(text)
+    if fast is not fast_read.UNREAD:
         assert fast["interactions"] == [record]
-    assert store._loads_hardened(text, path) == [record]  # PyYAML (YAML 1.1)
+    assert store.loads_hardened(text, path) == [record]  # PyYAML (YAML 1.1)
     assert store.loads(text, path) == [record]
 
 
@@ -506,13 +507,13 @@ def test_a_stream_cassette_takes_the_fast_path_and_keeps_its_events_one_per_line
     lines = [line for line in text.splitlines() if line.startswith("    - {")]
     assert [json.loads(line[6:]) for line in lines] == events
     assert '"logprob":-1.0e-05' in text  # YAML 1.1 reads JSON's -1e-05 as text
-    assert store._fast_parse(text)["interactions"] == [record]
-    assert store._loads_hardened(text, Path("c.yaml")) == [record]
+    assert fast_read.parse(text)["interactions"] == [record]
+    assert store.loads_hardened(text, Path("c.yaml")) == [record]
 
 
 def test_a_cassette_of_an_earlier_version_still_reads_as_yaml_1_1(tmp_path: Path) -> None:
     # PyYAML wrote these plain: text to YAML 1.1, numbers to a YAML 1.2 parser.
-    old = store.dumps(store.document([interaction()])).replace(store._FAST_MARK, "# old\n")
+    old = store.dumps(store.document([interaction()])).replace(FAST_MARK, "# old\n")
     old = old.replace("key: ", "key: 00000000000000000008\n  old_key: ", 1)
     old = old.replace("provider: openai", "provider: 1e5")
     path = tmp_path / "old.yaml"
@@ -531,21 +532,21 @@ def _big_stream_cassette() -> tuple[str, list[dict[str, Any]]]:
         record["response"]["final"] = {"text": f"answer {n}"}
         records.append(record)
     text = store.dumps(store.document(records))
-    rest, _ = store._cut_events(text, "nonce")
-    assert len(rest) > store._OVERLAP_FROM
+    rest, _ = fast_read._cut_events(text, "nonce")
+    assert len(rest) > fast_read._OVERLAP_FROM
     return text, records
 
 
 def test_a_big_stream_cassette_reads_alike_when_yaml_rs_parses_on_a_thread() -> None:
     text, records = _big_stream_cassette()
     threads_before = threading.active_count()
-    assert store._fast_parse(text)["interactions"] == records
+    assert fast_read.parse(text)["interactions"] == records
     assert threading.active_count() == threads_before  # the parser thread has ended
     assert store.loads(text, Path("c.yaml")) == records
     # An event line that is not JSON: the fallback starts only once the parse has ended.
     broken = text.replace('{"type":"delta","text":"0-0"}', '{"type":"delta","text":"0-0",}')
     assert broken != text
-    assert store._fast_parse(broken) is store._UNREAD
+    assert fast_read.parse(broken) is fast_read.UNREAD
     assert threading.active_count() == threads_before
 
 
@@ -565,7 +566,7 @@ def test_a_hostile_edit_of_a_big_stream_cassette_is_left_to_the_hardened_loader(
     # The parser thread's error reaches the reader, which then takes the hardened path.
     text, _ = _big_stream_cassette()
     text = text.replace("version: 1\n", f"version: 1\n{edit}", 1)
-    assert store._fast_parse(text) is store._UNREAD
+    assert fast_read.parse(text) is fast_read.UNREAD
     with pytest.raises(CassetteError, match="not valid cassette YAML"):
         store.loads(text, Path("c.yaml"))
 
@@ -583,16 +584,16 @@ def test_a_panic_of_yaml_rs_sends_the_file_to_the_hardened_loader_and_a_test_fai
     def panics(*args: Any, **kwargs: Any) -> Any:
         raise PanicException("index out of bounds")
 
-    monkeypatch.setattr(store.yaml_rs, "loads", panics)
-    assert store._fast_parse(text) is store._UNREAD
+    monkeypatch.setattr(fast_read.yaml_rs, "loads", panics)
+    assert fast_read.parse(text) is fast_read.UNREAD
     assert store.loads(text, Path("c.yaml")) == records
 
     def times_out(*args: Any, **kwargs: Any) -> Any:
         pytest.fail("Timeout >1.0s")  # what pytest-timeout raises in the middle of a load
 
-    monkeypatch.setattr(store.yaml_rs, "loads", times_out)
+    monkeypatch.setattr(fast_read.yaml_rs, "loads", times_out)
     with pytest.raises(pytest.fail.Exception, match="Timeout"):
-        store._fast_parse(text)
+        fast_read.parse(text)
 
 
 def test_the_fast_path_leaves_tags_and_hostile_edits_to_the_hardened_loader() -> None:
@@ -604,6 +605,6 @@ def test_the_fast_path_leaves_tags_and_hostile_edits_to_the_hardened_loader() ->
         ("version: 1\n", "version: 1\nx: &a [1]\ny: *a\n"),
     ]:
         text = GOOD.replace(edit, message, 1)
-        assert store._fast_parse(text) is store._UNREAD
+        assert fast_read.parse(text) is fast_read.UNREAD
         with pytest.raises(CassetteError, match="not valid cassette YAML"):
             store.loads(text, path)

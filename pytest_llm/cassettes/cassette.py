@@ -11,7 +11,7 @@ from pytest_llm.cassettes import store
 from pytest_llm.cassettes.plain_http import is_plain, stored_key
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_interaction
 from pytest_llm.errors import CassetteError, display
-from pytest_llm.keys import KeySpec, make_key
+from pytest_llm.keys import GROUPS, KeySpec, make_key
 from pytest_llm.providers import recognize_path
 
 Identity = tuple[str, str]
@@ -36,6 +36,14 @@ def interaction_key(interaction: dict[str, Any], match_on: Spec) -> str:
     if endpoint is None:
         return ""
     return make_key(endpoint, request["body"], match_on)
+
+
+def _names_its_key(match_on: Spec) -> bool:
+    """Whether the key that a recording stores is its key under `match_on`: the whole key
+    (pytest-llm stores that one) and plain HTTP's (which does not depend on match_on)."""
+    if isinstance(match_on, VcrSpec):
+        return False
+    return match_on.whole if isinstance(match_on, KeySpec) else match_on >= GROUPS
 
 
 class Cassette:
@@ -64,6 +72,9 @@ class Cassette:
         self._added: set[Identity] = set()
         self._dropped: set[Identity] = set()
         self._indexes: dict[Spec, dict[str, list[int]]] = {}
+        # The positions of each key as the interactions name it, and those checked so far.
+        self._by_name: dict[str, list[int]] | None = None
+        self._checked_positions: set[int] = set()
         # The file as this object last read or wrote it: while it is unchanged, a save
         # appends the new recordings instead of reading and writing it all again.
         self._on_disk: store.Signature | None = None
@@ -96,7 +107,7 @@ class Cassette:
         return bool(self._added)
 
     def index(self, match_on: Spec) -> dict[str, list[int]]:
-        """Positions of the interactions of each key, in recorded order."""
+        """Positions of the interactions of each key, in recorded order (every key computed)."""
         index = self._indexes.get(match_on)
         if index is None:
             index = {}
@@ -104,6 +115,58 @@ class Cassette:
                 index.setdefault(interaction_key(interaction, match_on), []).append(position)
             self._indexes[match_on] = index
         return index
+
+    def positions(self, match_on: Spec, key: str, wanted: int = 1, sent: Any = None) -> list[int]:
+        """Positions of the interactions of `key`, in recorded order; `wanted` is how many the
+        caller needs (fewer found send it to the full index, which a miss message counts on).
+
+        Under the whole key, each recording names its key: those of `key` are found by it, and
+        only they are checked (their key computed from their request), instead of computing
+        the key of every interaction of the cassette (a third of a cold load at 1,000). A
+        recording whose request no longer gives the key it names (a hand edit, or a key of an
+        earlier version), or a key that no recording names, sends the lookup to `index`.
+        `sent` is the LLM request `key` was computed from (endpoint, and path and body as
+        stored): a recording of that very request has that key without computing it.
+        """
+        index = self._indexes.get(match_on)
+        if index is None and _names_its_key(match_on):
+            named = self._named()
+            found = named.get(key) if named is not None else None
+            if (
+                found is not None
+                and len(found) >= wanted
+                and all(self._checked(position, match_on, key, sent) for position in found)
+            ):
+                return found
+        return self.index(match_on).get(key, [])
+
+    def _named(self) -> dict[str, list[int]] | None:
+        """Positions by the key each interaction names; None when one names none."""
+        if self._by_name is None:
+            by_name: dict[str, list[int]] = {}
+            for position, interaction in enumerate(self.interactions):
+                key = interaction.get("key")
+                if type(key) is not str:
+                    return None
+                by_name.setdefault(key, []).append(position)
+            self._by_name = by_name
+        return self._by_name
+
+    def _checked(self, position: int, match_on: Spec, key: str, sent: Any) -> bool:
+        if position not in self._checked_positions:
+            interaction = self.interactions[position]
+            request = interaction.get("request")
+            same = (
+                sent is not None
+                and isinstance(request, dict)
+                and not is_plain(interaction)
+                and (request.get("path"), request.get("body")) == sent[1:]
+                and recognize_path(str(sent[1]).split("?", 1)[0]) == sent[0]
+            )
+            if not same and interaction_key(interaction, match_on) != key:
+                return False
+            self._checked_positions.add(position)
+        return True
 
     def start_rewrite(self, test: str = "") -> None:
         """Set aside what `test` recorded here; it becomes the baseline for drift.
@@ -127,7 +190,7 @@ class Cassette:
         self.baseline = [i for i in self.interactions if replaced(i)]
         self._dropped |= {identity(i) for i in self.baseline}
         self.interactions = [i for i in self.interactions if not replaced(i)]
-        self._indexes.clear()
+        self._forget_indexes()
 
     def drop_key(self, key: str, match_on: Spec, *, sample: int | None = None) -> None:
         """Forget the recordings of `key` (record mode `all` replaces them), of one sample only
@@ -144,7 +207,7 @@ class Cassette:
             else:
                 keep.append(interaction)
         self.interactions = keep
-        self._indexes.clear()
+        self._forget_indexes()
 
     def append(self, interaction: dict[str, Any]) -> None:
         """Add a new recording at the end."""
@@ -154,6 +217,12 @@ class Cassette:
         for match_on, index in self._indexes.items():
             key = interaction_key(interaction, match_on)
             index.setdefault(key, []).append(len(self.interactions) - 1)
+        self._by_name = None
+
+    def _forget_indexes(self) -> None:
+        self._indexes.clear()
+        self._by_name = None
+        self._checked_positions.clear()
 
     def save(self, *, keep_replaced: bool = False) -> None:
         """Write the file, keeping what other processes wrote to it since we read it.
@@ -218,7 +287,7 @@ class Cassette:
             merged += [i for i in on_disk if identity(i) in self._dropped]
         store.write_atomic(self.path, store.dumps(store.document(merged)))
         self.interactions = merged
-        self._indexes.clear()
+        self._forget_indexes()
 
 
 def _created_since(path: Path, interactions: list[dict[str, Any]], moment: float) -> bool:

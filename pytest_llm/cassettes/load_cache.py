@@ -98,18 +98,20 @@ def cached(
     cache_dir: Path | None = None,
     *,
     parser: Callable[..., Any] | None = None,
+    sources: tuple[str, ...] = (),
 ) -> Interactions:
     """What `parse()` makes of `data`, from the cache when an entry for these bytes is valid.
 
     `data` are the bytes that `parse` reads (already read by the caller: they are read once).
     `cache_dir` None means the configured directory (see `directory`); when there is none,
     this is just `parse()`. `parser` is the function whose code decides the result, when
-    `parse` only wraps it (default: `parse`). Errors of `parse` propagate, never cached.
+    `parse` only wraps it (default: `parse`); `sources` are the other source files whose code
+    decides it (a parser split over modules). Errors of `parse` propagate, never cached.
     """
     folder = cache_dir if cache_dir is not None else directory()
     if folder is None:
         return parse()
-    key = entry_key(data, parser or parse)
+    key = entry_key(data, parser or parse, sources)
     entry = folder / (key + SUFFIX)
     found = read_entry(entry, key)
     if found is not None:
@@ -119,10 +121,13 @@ def cached(
     return value
 
 
-def entry_key(data: bytes, parse: Callable[..., Any]) -> str:
-    """The name of the entry for `data` as parsed by `parse`'s code in this version."""
+def entry_key(data: bytes, parse: Callable[..., Any], sources: tuple[str, ...] = ()) -> str:
+    """The name of the entry for `data` as parsed by `parse`'s code (and the code of
+    `sources`, more source files) in this version."""
     digest = hashlib.sha256()
     digest.update(MAGIC + __version__.encode() + b"\0" + _code_identity(parse) + b"\0")
+    for source in sources:
+        digest.update(_file_identity(source) + b"\0")
     digest.update(data)
     return digest.hexdigest()
 
@@ -134,7 +139,10 @@ def _code_identity(parse: Callable[..., Any]) -> bytes:
     old loader, which may have accepted what the new one refuses.
     """
     code = getattr(parse, "__code__", None)
-    filename = getattr(code, "co_filename", "") or ""
+    return _file_identity(getattr(code, "co_filename", "") or "")
+
+
+def _file_identity(filename: str) -> bytes:
     try:
         info = os.stat(filename)
     except (OSError, ValueError):

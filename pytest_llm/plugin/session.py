@@ -7,9 +7,8 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llm.cassettes import in_place
 from pytest_llm.cassettes.cassette import Cassette, Identity, Reader, identity
 from pytest_llm.checks.drift import compare_all, default_scorer
 from pytest_llm.checks.prices import PriceTable, default_table
@@ -21,9 +20,11 @@ from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.replay.transport import Interceptor
-from pytest_llm.replay.vcr import VcrRules
 from pytest_llm.report import figures, summary
 from pytest_llm.scrub import QueryLogFilter, Scrubber
+
+if TYPE_CHECKING:
+    from pytest_llm.replay.vcr import VcrRules
 
 _HTTP_LOGGERS = ("httpx", "httpx2")
 
@@ -88,7 +89,11 @@ class RunState:
         """
         preload()  # what a miss or a stale check needs, loaded before any async call
         scrubber = self.scrubber if vcr is None else self.scrubber.with_filters(vcr.filters)
-        reader = None if vcr is None else in_place.reader(scrubber, vcr.document)
+        reader = None
+        if vcr is not None:  # vcrpy's format and its import code: only for such tests
+            from pytest_llm.cassettes import in_place
+
+            reader = in_place.reader(scrubber, vcr.document)
         cassette = self._cassette(settings.cassette_path, reader)
         extras = [self._cassette(path.resolve(), reader) for path in vcr.extra] if vcr else []
         recorder = Recorder(

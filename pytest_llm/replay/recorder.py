@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -110,13 +111,16 @@ class Recorder:
         if vcr is not None:
             self.loaded = [i for c in (cassette, *self.extras) for i in c.interactions]
 
-    def _recordings(self, key: str) -> list[dict[str, Any]]:
+    def _recordings(self, key: str, asked: int = 0, sent: Any = None) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
-        then the extra cassettes of a pytest-recording test."""
+        then the extra cassettes of a pytest-recording test. `asked`: how many were used;
+        `sent`: the LLM request as it would be stored (see `Cassette.positions`)."""
         found: list[dict[str, Any]] = []
+        # Filtered or joined lists are counted on the full index of each cassette.
+        wanted = asked + 1 if self.sample is None and not self.extras else sys.maxsize
         for cassette in (self.cassette, *self.extras):
             stored = cassette.interactions
-            found += [stored[p] for p in cassette.index(self.spec).get(key, ())]
+            found += [stored[p] for p in cassette.positions(self.spec, key, wanted, sent)]
         if self.sample is not None:
             found = [i for i in found if self._mine(i)]
         return found
@@ -225,7 +229,8 @@ class Recorder:
                 self._urls[key] = request[1]
             if self.live:
                 return Decision(key, None)
-            recordings = self._recordings(key)
+            sent = (endpoint, urlsplit(request[1]).path, keyed_body) if self.vcr is None else None
+            recordings = self._recordings(key, asked, sent)
             if self.vcr is not None and self.vcr.pairwise is not None:
                 method, url, headers = request
                 live = (method, url, headers, encode_json(keyed_body))
@@ -364,7 +369,7 @@ class Recorder:
             self._asked[key] += 1
             if self.live:
                 return Decision(key, None)
-            recordings = self._recordings(key)
+            recordings = self._recordings(key, asked)
             if self.vcr is not None and self.vcr.pairwise is not None:
                 pairs = list((headers or {}).items())
                 live = (method, url, pairs, decode_body(request_body) or None)

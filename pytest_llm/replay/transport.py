@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import ipaddress
 import json
@@ -31,6 +32,7 @@ from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
 from pytest_llm.replay import aiohttp_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
+from pytest_llm.replay.on_import import when_imported
 from pytest_llm.replay.plain import (
     PlainCall,
     host_port,
@@ -212,11 +214,15 @@ class Interceptor:
                 ),
             ):
                 self._hook(client, transport, passthrough, in_process, _Network(network, method))
-        # Plain HTTP of the other client libraries an application may use for its tools.
-        for hook in (requests_hook, aiohttp_hook):
-            restore = hook.install(lambda: self.recorder)
-            if restore is not None:
-                self._restore.append(restore)
+        # Plain HTTP of the other client libraries an application may use for its tools,
+        # hooked when the library is imported (now, or later in the run): never imported here.
+        for name, hook in (("requests", requests_hook), ("aiohttp", aiohttp_hook)):
+            self._restore.append(when_imported(name, functools.partial(self._hook_library, hook)))
+
+    def _hook_library(self, hook: ModuleType) -> None:
+        restore = hook.install(lambda: self.recorder)
+        if restore is not None:
+            self._restore.append(restore)
 
     def _hook(
         self,

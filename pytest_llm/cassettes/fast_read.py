@@ -1,0 +1,223 @@
+"""The fast reader of the cassettes this version writes: yaml-rs, and `json` for stream events.
+
+Their header says they are written for YAML 1.2 (every scalar that YAML 1.1 and 1.2 read
+differently is quoted), so the YAML 1.2 parser of yaml-rs (Rust) reads them, and `json` their
+stream events (one JSON line each) in one call, while yaml-rs parses on a thread: 1.6-3.5x
+`json.load` of the same data. yaml-rs refuses aliases and duplicate keys itself; the rest is
+checked on the result. Anything it cannot vouch for (a tag, a parse error, a non-text key,
+deep nesting) is left to the hardened loader: `parse` then answers UNREAD.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import yaml_rs
+
+from pytest_llm.cassettes.format import FAST_MARK, MAX_DEPTH
+
+UNREAD = object()
+_NO_ALIASES = yaml_rs.AliasLimits(max_total_replayed_events=0)
+
+
+def parse(text: str) -> Any:
+    """The document as yaml-rs and json read it, or UNREAD when the hardened loader must.
+
+    The event lines of streams, the bulk of a cassette, are JSON: they are cut out and read
+    by `json` in one call, and yaml-rs reads the rest, with a placeholder where each list of
+    events was. Every placeholder must come back at an interaction's `response.events`, in
+    order, or the file is not what this version writes.
+    """
+    if not text.startswith(FAST_MARK):
+        return UNREAD
+    nonce = secrets.token_hex(8)
+    rest, blocks = _cut_events(text, nonce)
+    if _may_have_tag(rest):
+        return UNREAD
+    try:
+        if blocks and len(rest) > _OVERLAP_FROM:
+            # yaml-rs parses without the GIL: json reads the events meanwhile, on a
+            # second core when there is one (a third off a cold load at 1,000 calls).
+            parsed = _Background(_yaml_rs, rest)
+            try:
+                streams = _json_events(blocks)
+            finally:
+                parsed.join()  # a fallback to the hardened loader leaves no parse running
+            document = parsed.result()
+        else:
+            document = _yaml_rs(rest)
+            streams = _json_events(blocks)
+    except Exception:  # a parse error, or a panic of the Rust parser (see _yaml_rs)
+        return UNREAD
+    if streams is None or not _plain_data(document):
+        return UNREAD
+    if blocks and not _put_events_back(document, streams, nonce):
+        return UNREAD
+    return document
+
+
+def _yaml_rs(text: str) -> Any:
+    """yaml-rs's reading of `text`; a panic of the Rust parser comes out as a ValueError.
+
+    A panic is not an Exception (pyo3 derives it from BaseException). Catching it by name
+    leaves every other BaseException alone: Ctrl-C, or the failure that pytest-timeout
+    raises in the middle of a load, must stop the test, not send it to the slow loader.
+    """
+    try:
+        return yaml_rs.loads(
+            text,
+            parse_datetime=False,
+            alias_limits=_NO_ALIASES,
+            duplicate_key_policy=yaml_rs.DuplicateKeyPolicy.Error,
+        )
+    except Exception:
+        raise
+    except BaseException as exc:
+        if type(exc).__name__ == "PanicException":
+            raise ValueError(f"yaml-rs panicked: {exc}") from exc
+        raise
+
+
+# Below this many characters of YAML, starting a thread costs more than the overlap saves.
+_OVERLAP_FROM = 64 * 1024
+
+
+class _Background:
+    """`work(arg)` run on a thread; `result()` waits and returns it, or raises what it raised."""
+
+    def __init__(self, work: Callable[[str], Any], arg: str) -> None:
+        self._work, self._arg = work, arg
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="pytest-llm-yaml", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work(self._arg)
+        except BaseException as exc:  # whatever it raised reaches the caller
+            self._error = exc
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+# PyYAML writes a stream's events at this indentation: `interactions` > item > `response`.
+_EVENTS_KEY = "\n    events:\n"
+_EVENT_LINES = re.compile(r"(?:    - \{[^\n]*\n)+")
+_EVENT_SEPARATOR = "\n    - "
+# An event line with fewer opening brackets cannot nest deeper than MAX_DEPTH (its event
+# is at depth 6: document, interactions, interaction, response, events, event).
+_EVENT_MAX_OPENINGS = MAX_DEPTH - 6
+
+
+def _cut_events(text: str, nonce: str) -> tuple[str, list[str]]:
+    """The text with each run of JSON event lines replaced by a placeholder, and the runs."""
+    chunks = text.split(_EVENTS_KEY)
+    kept = [chunks[0]]
+    blocks: list[str] = []
+    for chunk in chunks[1:]:
+        lines = _EVENT_LINES.match(chunk)
+        if lines is None:  # written otherwise (by hand, or not JSON): YAML reads it
+            kept += (_EVENTS_KEY, chunk)
+            continue
+        blocks.append(chunk[: lines.end()])
+        kept += (f"\n    events: {nonce}-{len(blocks) - 1}\n", chunk[lines.end() :])
+    return "".join(kept), blocks
+
+
+def _json_events(blocks: list[str]) -> list[Any] | None:
+    """Each block's events, read as JSON; None when one is not plain, shallow JSON data."""
+    for block in blocks:
+        if block.count("{") + block.count("[") > _EVENT_MAX_OPENINGS:
+            for line in block.splitlines():
+                if line.count("{") + line.count("[") > _EVENT_MAX_OPENINGS:
+                    return None
+    text = "],[".join(block[6:-1].replace(_EVENT_SEPARATOR, ",") for block in blocks)
+    streams: list[Any] = json.loads(
+        f"[[{text}]]", object_pairs_hook=_unique_keys, parse_constant=_no_constant
+    )
+    return streams
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise ValueError("duplicate key")
+    return mapping
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _put_events_back(document: Any, streams: list[Any], nonce: str) -> bool:
+    """Whether every placeholder stood at an interaction's `response.events`, in order."""
+    interactions = document.get("interactions") if isinstance(document, dict) else None
+    if not isinstance(interactions, list):
+        return False
+    found = 0
+    for interaction in interactions:
+        response = interaction.get("response") if isinstance(interaction, dict) else None
+        if isinstance(response, dict) and response.get("events") == f"{nonce}-{found}":
+            response["events"] = streams[found]
+            found += 1
+    return found == len(streams)
+
+
+def _may_have_tag(text: str) -> bool:
+    """Whether a `!` may start a tag, which yaml-rs would drop or obey silently.
+
+    Wider than YAML's grammar (a `!` after a space inside a text counts): such a file only
+    takes the hardened path.
+    """
+    at = text.find("!")
+    while at != -1:
+        if at == 0 or text[at - 1] in " \t\r\n[{,:":
+            return True
+        at = text.find("!", at + 1)
+    return False
+
+
+def _plain_data(root: Any) -> bool:
+    """Whether yaml-rs's `root` has text keys only and is at most MAX_DEPTH deep.
+
+    Its scalars are JSON's already: without tags (see _may_have_tag) and with
+    parse_datetime off, yaml-rs makes no other kind of value.
+    """
+    level = [root]
+    for depth in range(1, MAX_DEPTH + 1):
+        deeper: list[Any] = []
+        add = deeper.append
+        for node in level:
+            if type(node) is dict:
+                try:
+                    "".join(node)  # C speed: a TypeError at the first key that is not text
+                except TypeError:
+                    return False
+                children: Any = node.values()
+            elif type(node) is list:
+                children = node
+            else:
+                continue
+            if depth == MAX_DEPTH and node:
+                return False
+            for child in children:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    add(child)
+        if not deeper:
+            return True
+        level = deeper
+    return False
