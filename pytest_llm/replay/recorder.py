@@ -27,6 +27,7 @@ from pytest_llm.replay.misses import miss_message, plain_miss_message, stale_dif
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.replay.vcr import VcrRules
 from pytest_llm.scrub import Scrubber
+from pytest_llm.steps import ToolUse
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class Recorder:
         self.scrubber = scrubber
         self.calls: list[LLMCall] = []
         self.http: list[HttpCall] = []
+        # Calls, plain HTTP and tool uses in the order they happened: the test's steps.
+        self.trail: list[LLMCall | HttpCall | ToolUse] = []
         self.misses: list[str] = []
         self.used: set[Identity] = set()
         self.recorded = 0
@@ -124,6 +127,17 @@ class Recorder:
         # Called under the lock: the index is the call's place in llm.calls.
         call.index = len(self.calls)
         self.calls.append(call)
+        self.trail.append(call)
+
+    def _add_http(self, call: HttpCall) -> None:
+        # Called under the lock, like _add.
+        self.http.append(call)
+        self.trail.append(call)
+
+    def add_tool_use(self, use: ToolUse) -> None:
+        """Show a tool use (MCP or a `pytest_llm.tool` function) in the test's steps."""
+        with self._lock:
+            self.trail.append(use)
 
     def take_fault(self, endpoint: Endpoint, body: dict[str, Any]) -> str | None:
         """The fault planned for this attempt, if any (every attempt counts, retries too)."""
@@ -283,7 +297,7 @@ class Recorder:
             if asked < len(recordings):
                 interaction = recordings[asked]
                 self.used.add(identity(interaction))
-                self.http.append(HttpCall(interaction, replayed=True))
+                self._add_http(HttpCall(interaction, replayed=True))
                 return Decision(key, interaction)
             if mocked or self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
@@ -309,7 +323,7 @@ class Recorder:
         with self._lock:
             if kept is not None:
                 self._store(kept, key, self.spec)
-            self.http.append(HttpCall(interaction, replayed=False))
+            self._add_http(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
 
