@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_llm.checks.tokens import assert_fits_context, count_tokens
     from pytest_llm.checks.trajectory import ANY, assert_no_tool_call, assert_tool_calls
     from pytest_llm.errors import CassetteError
+    from pytest_llm.replay.tools import tool
     from pytest_llm.usage import ToolCall, Usage
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "assert_token_budget",
     "assert_tool_calls",
     "count_tokens",
+    "tool",
 ]
 
 _HOMES = {
@@ -55,6 +57,7 @@ _HOMES = {
     "assert_similar": "pytest_llm.checks.similarity",
     "assert_token_budget": "pytest_llm.checks.budget",
     "count_tokens": "pytest_llm.checks.tokens",
+    "tool": "pytest_llm.replay.tools",
 }
 
 

@@ -12,6 +12,9 @@ from pytest_llm.providers import Endpoint, recognize_path
 from pytest_llm.steps import MODEL, TOOL, RequestedToolCall, Step, ToolUse
 from pytest_llm.usage import ToolCall, Usage, as_int
 
+# Providers of stored interactions that are tools, not models (see cassettes/tool_steps.py).
+_TOOLS = ("http", "mcp", "function")
+
 
 @dataclass(eq=False)
 class LLMCall:
@@ -93,7 +96,7 @@ class LLMCall:
     @cached_property
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
-        if self.provider == "http":  # a plain HTTP request (a tool): no model, no model spend
+        if self.provider in _TOOLS:  # plain HTTP, MCP, a tool function: no model spend
             return 0.0
         if self.status >= 400 or self.status == 0:  # refused or unanswered: not billed
             return 0.0 if self.price_model is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from pytest_llm.cassettes.plain_http import (
     plain_key,
     to_plain_interaction,
 )
+from pytest_llm.cassettes.tool_steps import is_tool_step
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss, display
@@ -88,19 +90,22 @@ class Recorder:
         previous = cassette.baseline if mode is RecordMode.REWRITE else []
         if mode is RecordMode.ALL:
             previous = list(cassette.interactions)
-        previous = [i for i in previous if self._mine(i) and not is_plain(i)]
+        self.baseline_tools = [i for i in previous if is_tool_step(i) and self._mine(i)]
+        previous = [
+            i for i in previous if self._mine(i) and not is_plain(i) and not is_tool_step(i)
+        ]
         self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in previous]
         for index, call in enumerate(self.baseline):
             call.index = index
         self.drift: list[dict[str, Any] | None] | None = None
 
-    def _recordings(self, key: str) -> list[dict[str, Any]]:
+    def _recordings(self, key: str, spec: Spec | None = None) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
         then the extra cassettes of a pytest-recording test."""
         found: list[dict[str, Any]] = []
         for cassette in (self.cassette, *self.extras):
             stored = cassette.interactions
-            found += [stored[p] for p in cassette.index(self.spec).get(key, ())]
+            found += [stored[p] for p in cassette.index(spec or self.spec).get(key, ())]
         if self.sample is not None:
             found = [i for i in found if self._mine(i)]
         return found
@@ -326,6 +331,39 @@ class Recorder:
             self._add_http(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
+
+    def decide_tool(self, key: str, miss: Callable[[int], str]) -> dict[str, Any] | None:
+        """Replay the next recording of a tool step (an MCP request, a tool function), or say
+        it must run live (None). Raises ReplayMiss with `miss(times recorded)` when it may not.
+
+        Tool steps have one key whatever the test matches its model calls on (their keys
+        carry no ids), so they are looked up in the whole-request index.
+        """
+        with self._lock:
+            asked = self._asked[key]
+            self._asked[key] += 1
+            if self.live:
+                return None
+            recordings = self._recordings(key, WHOLE)
+            if asked < len(recordings):
+                interaction = recordings[asked]
+                self.used.add(identity(interaction))
+                self.trail.append(ToolUse(interaction, replayed=True))
+                return interaction
+            if self.settings.mode is RecordMode.NEW_EPISODES:
+                return None
+            message = miss(len(recordings))
+            self.misses.append(message)
+        raise ReplayMiss(message)
+
+    def record_tool(self, interaction: dict[str, Any]) -> None:
+        """Store a tool step that ran live, and show it in the test's steps."""
+        if self.sample is not None:
+            interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
+        with self._lock:
+            self._store(interaction, str(interaction["key"]), WHOLE)
+            self.trail.append(ToolUse(interaction, replayed=False))
+            self.recorded += 1
 
     def _vcr_miss(self, message: str, request: str = "") -> str:
         """A miss message that says how a pytest-recording test's requests are matched."""
