@@ -29,7 +29,7 @@ from pytest_llm.cassettes.interaction import (
 from pytest_llm.errors import RecordingRefused
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
-from pytest_llm.replay import aiohttp_hook, requests_hook, tools
+from pytest_llm.replay import aiohttp_hook, mcp_stdio, requests_hook, tools
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
 from pytest_llm.replay.recorder import Decision, Recorder
@@ -206,6 +206,8 @@ class Interceptor:
                 self._restore.append(restore)
         # Functions wrapped with pytest_llm.tool find the running test's recorder here.
         self._restore.append(tools.install(lambda: self.recorder))
+        # MCP servers over stdio: their spawn is answered from the cassette in replay.
+        self._restore.append(mcp_stdio.install(lambda: self.recorder))
 
     def _hook(
         self, client: type, transport: type, in_process: tuple[type, ...], network: _Network

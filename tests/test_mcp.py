@@ -1,0 +1,137 @@
+"""MCP servers recorded and replayed through the official `mcp` SDK's client session: over
+stdio (the server is a command on PATH, removed from PATH for the replay) and over
+streamable HTTP (the server is stopped for the replay), with the network blocked."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from fake_provider import FakeProvider
+from kit import all_text, inner_file
+from mcp_server import McpHttpServer
+
+SERVER = Path(__file__).with_name("mcp_server.py")
+TOKEN = "calc-token-planted-0123456789"
+
+CLIENT = """
+import asyncio
+import json
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def stdio_session(work):
+    params = StdioServerParameters(
+        command="calc-mcp", args=["--quiet"], env={"CALC_TOKEN": os.environ["CALC_TOKEN"]}
+    )
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            return await work(session)
+
+
+async def http_session(work):
+    async with streamable_http_client(os.environ["MCP_URL"]) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            return await work(session)
+
+
+async def calculate(session):
+    tools = await session.list_tools()
+    added = await session.call_tool("add", {"a": int(os.environ.get("ADD_A", "2")), "b": 3})
+    progress = []
+
+    async def seen(value, total, message):
+        progress.append(value)
+
+    counted = await session.call_tool("count", {"n": 3}, progress_callback=seen)
+    length = await session.call_tool("token_length", {})
+    return {
+        "tools": sorted(t.name for t in tools.tools),
+        "added": added.structured_content,
+        "counted": counted.content[0].text,
+        "progress": progress,
+        "length": length.structured_content,
+    }
+
+
+EXPECTED = {
+    "tools": ["add", "count", "shout", "token_length"],
+    "added": {"result": 5},
+    "counted": "counted to 3",
+    "progress": [1.0, 2.0, 3.0],
+    "length": {"result": len(os.environ["CALC_TOKEN"])},
+}
+"""
+
+
+@pytest.fixture
+def calc_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`calc-mcp`, a command on PATH that runs the test MCP server over stdio."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "calc-mcp"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{SERVER}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CALC_TOKEN", TOKEN)
+    monkeypatch.setenv("PYTHONPATH", str(SERVER.parent))
+    return folder
+
+
+@pytest.fixture
+def mcp_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[McpHttpServer]:
+    """The test MCP server over streamable HTTP, found by inner runs at MCP_URL."""
+    with McpHttpServer() as server:
+        monkeypatch.setenv("MCP_URL", server.url)
+        monkeypatch.setenv("CALC_TOKEN", TOKEN)
+        yield server
+
+
+def _cassette(pytester: pytest.Pytester, test: str) -> list[dict[str, object]]:
+    path = pytester.path / "cassettes" / "test_app" / f"{test}.yaml"
+    return list(yaml.safe_load(path.read_text())["interactions"])
+
+
+def test_a_stdio_server_replays_with_its_command_gone_and_nothing_spawned(
+    pytester: pytest.Pytester, inner_env: FakeProvider, calc_on_path: Path
+) -> None:
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+def test_stdio(llm):
+    assert asyncio.run(stdio_session(calculate)) == EXPECTED
+    tools = [(s.name, s.via, s.input, s.output["structuredContent"]) for s in llm.steps]
+    assert tools == [
+        ("add", "mcp", {"a": 2, "b": 3}, {"result": 5}),
+        ("count", "mcp", {"n": 3}, {"result": "counted to 3"}),
+        ("token_length", "mcp", {}, {"result": len(os.environ["CALC_TOKEN"])}),
+    ]
+""",
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    stored = _cassette(pytester, "test_stdio")
+    assert [(i["provider"], i["server"], i["request"]["path"]) for i in stored] == [
+        ("mcp", "calc-mcp --quiet", "initialize"),
+        ("mcp", "calc-mcp --quiet", "tools/list"),
+        ("mcp", "calc-mcp --quiet", "tools/call"),
+        ("mcp", "calc-mcp --quiet", "tools/call"),
+        ("mcp", "calc-mcp --quiet", "tools/call"),
+    ]
+    assert [m["method"] for m in stored[3]["response"]["messages"]] == [
+        "notifications/progress"
+    ] * 3
+    assert TOKEN not in all_text(pytester.path / "cassettes")
+    (calc_on_path / "calc-mcp").unlink()  # the server cannot be started any more
+    result = pytester.runpytest("--llm-block-network", "--llm-strict")
+    result.assert_outcomes(passed=1)
