@@ -135,3 +135,96 @@ def test_stdio(llm):
     (calc_on_path / "calc-mcp").unlink()  # the server cannot be started any more
     result = pytester.runpytest("--llm-block-network", "--llm-strict")
     result.assert_outcomes(passed=1)
+
+
+def test_a_streamable_http_server_replays_stopped_with_no_id_or_session_in_any_key(
+    pytester: pytest.Pytester, inner_env: FakeProvider, mcp_http: McpHttpServer
+) -> None:
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+def test_http(llm):
+    assert asyncio.run(http_session(calculate)) == EXPECTED
+    assert [(s.kind, s.name, s.via) for s in llm.steps] == [
+        ("tool", "add", "mcp"), ("tool", "count", "mcp"), ("tool", "token_length", "mcp"),
+    ]
+""",
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    stored = _cassette(pytester, "test_http")
+    assert {i["server"] for i in stored} == {mcp_http.url.replace("/mcp", "/mcp")}
+    assert [i["request"]["path"] for i in stored] == [
+        "initialize",
+        "tools/list",
+        "tools/call",
+        "tools/call",
+        "tools/call",
+    ]
+    text = all_text(pytester.path / "cassettes")
+    assert "mcp-session-id" not in text.lower()
+    assert '"id"' not in text and "\nid:" not in text
+    mcp_http.stop()
+    result = pytester.runpytest("--llm-block-network", "--llm-strict")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_changed_tool_argument_is_a_miss_naming_the_param_and_the_record_command(
+    pytester: pytest.Pytester,
+    inner_env: FakeProvider,
+    calc_on_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+def test_stdio(llm):
+    asyncio.run(stdio_session(calculate))
+""",
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    (calc_on_path / "calc-mcp").unlink()
+    monkeypatch.setenv("ADD_A", "7")
+    result = pytester.runpytest("--llm-block-network")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-llm: no recording of this MCP request in cassettes*test_stdio.yaml",
+            "*  server: calc-mcp --quiet",
+            "*  request: tools/call add",
+            "*  nearest recorded MCP request (interaction #2) differs in:",
+            "*    $.params.arguments.a: recorded 2, now 7",
+            "*  record it with: pytest test_app.py::test_stdio --llm-record=new_episodes",
+        ]
+    )
+
+
+def test_credentials_sent_to_an_http_server_never_reach_the_cassette(
+    pytester: pytest.Pytester, inner_env: FakeProvider, mcp_http: McpHttpServer
+) -> None:
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+import httpx2
+
+
+async def with_credentials():
+    headers = {"Authorization": f"Bearer {os.environ['CALC_TOKEN']}"}
+    async with httpx2.AsyncClient(headers=headers) as client:
+        async with streamable_http_client(os.environ["MCP_URL"], http_client=client) as (r, w):
+            async with ClientSession(r, w) as session:
+                await session.initialize()
+                return await session.call_tool("shout", {"text": os.environ["CALC_TOKEN"]})
+
+
+def test_http(llm):
+    result = asyncio.run(with_credentials())
+    assert result.structured_content == {"result": os.environ["CALC_TOKEN"].upper()}
+""",
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    text = all_text(pytester.path / "cassettes")
+    assert TOKEN not in text
+    assert "shout" in text

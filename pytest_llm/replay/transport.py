@@ -29,7 +29,7 @@ from pytest_llm.cassettes.interaction import (
 from pytest_llm.errors import RecordingRefused
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
-from pytest_llm.replay import aiohttp_hook, mcp_stdio, requests_hook, tools
+from pytest_llm.replay import aiohttp_hook, mcp_http, mcp_stdio, requests_hook, tools
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
 from pytest_llm.replay.recorder import Decision, Recorder
@@ -189,16 +189,17 @@ class Interceptor:
                 for name in ("MockTransport", "ASGITransport", "WSGITransport")
                 if hasattr(module, name)
             )
-            for client, transport, network, method in (
-                (module.Client, kit.Transport, module.HTTPTransport, "handle_request"),
+            for client, transport, network, method, mcp in (
+                (module.Client, kit.Transport, module.HTTPTransport, "handle_request", None),
                 (
                     module.AsyncClient,
                     kit.AsyncTransport,
                     module.AsyncHTTPTransport,
                     "handle_async_request",
+                    mcp_http.build(module),  # MCP clients are async
                 ),
             ):
-                self._hook(client, transport, in_process, _Network(network, method))
+                self._hook(client, transport, in_process, _Network(network, method), mcp)
         # Plain HTTP of the other client libraries an application may use for its tools.
         for hook in (requests_hook, aiohttp_hook):
             restore = hook.install(lambda: self.recorder)
@@ -210,7 +211,12 @@ class Interceptor:
         self._restore.append(mcp_stdio.install(lambda: self.recorder))
 
     def _hook(
-        self, client: type, transport: type, in_process: tuple[type, ...], network: _Network
+        self,
+        client: type,
+        transport: type,
+        in_process: tuple[type, ...],
+        network: _Network,
+        mcp: type | None = None,
     ) -> None:
         original = client.__dict__["_transport_for_url"]
         interceptor = self
@@ -220,15 +226,19 @@ class Interceptor:
             recorder = interceptor.recorder
             if recorder is None:
                 return inner
-            if recognize_path(url.path) is None and not recorder.settings.records_host(url.host):
-                return inner  # plain HTTP to a passthrough host
-            # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
-            # whose network method a mocking library such as pytest-httpx replaced) is
-            # answered from the cassette when it holds it, and otherwise by the mock.
-            mocked = recorder.vcr is not None and (
-                isinstance(inner, in_process) or network.mocked(inner)
-            )
-            return transport(inner, interceptor, mocked)
+            llm = recognize_path(url.path) is not None
+            if not llm and not recorder.settings.records_host(url.host):
+                chosen = inner  # plain HTTP to a passthrough host
+            else:
+                # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
+                # whose network method a mocking library such as pytest-httpx replaced) is
+                # answered from the cassette when it holds it, and otherwise by the mock.
+                mocked = recorder.vcr is not None and (
+                    isinstance(inner, in_process) or network.mocked(inner)
+                )
+                chosen = transport(inner, interceptor, mocked)
+            # MCP over streamable HTTP, on any host: its messages are told apart per request.
+            return chosen if llm or mcp is None else mcp(inner, chosen, recorder)
 
         client._transport_for_url = _transport_for_url  # type: ignore[attr-defined]
         self._restore.append(lambda: setattr(client, "_transport_for_url", original))
