@@ -133,8 +133,9 @@ def test_stdio(llm):
     ] * 3
     assert TOKEN not in all_text(pytester.path / "cassettes")
     (calc_on_path / "calc-mcp").unlink()  # the server cannot be started any more
-    result = pytester.runpytest("--llm-block-network", "--llm-strict")
+    result = pytester.runpytest("--llm-block-network", "--llm-strict", "--llm-report=r.md")
     result.assert_outcomes(passed=1)
+    assert "1. tool add via mcp (a=2, b=3)\n" in (pytester.path / "r.md").read_text()
 
 
 def test_a_streamable_http_server_replays_stopped_with_no_id_or_session_in_any_key(

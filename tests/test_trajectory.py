@@ -243,3 +243,56 @@ def test_x():
     )
     result = pytester.runpytest()
     assert "max_steps must be a number >= 0, not -1" in result.stderr.str()
+
+
+def test_re_recording_lists_a_changed_tool_call_sequence_and_the_reports_show_steps(
+    pytester: pytest.Pytester, inner_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    inner_file(
+        pytester,
+        AGENT
+        + """
+def test_agent(llm):
+    run_agent(os.environ["PLAN"])
+
+
+def test_same(llm):
+    run_agent("agent: search(q=a)")
+""",
+    )
+    monkeypatch.setenv("PLAN", "agent: search(q=cats) fetch_page(url=u)")
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    monkeypatch.setenv("PLAN", "agent: search(q=cats) delete_user(id=3)")
+    result = pytester.runpytest(
+        "--llm-record=rewrite",
+        "--llm-report=report.json",
+        "--llm-report=report.md",
+        "--llm-report=report.html",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "tool-call sequence changed against the baseline in 1 test(s)",
+            "  test_app.py::test_agent: search, fetch_page -> search, delete_user",
+        ]
+    )
+    report = json.loads((pytester.path / "report.json").read_text())
+    tests = {t["nodeid"]: t for t in report["tests"]}
+    agent = tests["test_app.py::test_agent"]
+    assert agent["tool_calls_changed"] is True
+    assert [t["name"] for t in agent["baseline_tool_calls"]] == ["search", "fetch_page"]
+    assert agent["tool_calls"][1] == {"name": "delete_user", "arguments": {"id": 3}, "call": 1}
+    assert tests["test_app.py::test_same"]["tool_calls_changed"] is False
+    assert [s["kind"] for s in agent["steps"]] == ["model"] * 3
+    markdown = (pytester.path / "report.md").read_text()
+    assert "### Tool-call sequence changed in 1 test(s)" in markdown
+    assert "1. model gpt-4o-mini via openai, live" in markdown
+    page = (pytester.path / "report.html").read_text()
+    assert "<h2>Steps</h2>" in page and "<li>model gpt-4o-mini via openai, live</li>" in page
+    replay = pytester.runpytest("--llm-report=again.json")
+    replay.assert_outcomes(passed=2)
+    again = json.loads((pytester.path / "again.json").read_text())
+    assert all(t["tool_calls_changed"] is False for t in again["tests"])
+    assert all(t["baseline_tool_calls"] is None for t in again["tests"])

@@ -22,7 +22,7 @@ from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.replay.transport import Interceptor
 from pytest_llm.replay.vcr import VcrRules
-from pytest_llm.report import figures, summary
+from pytest_llm.report import figures, summary, trajectory
 from pytest_llm.scrub import QueryLogFilter, Scrubber
 
 _HTTP_LOGGERS = ("httpx", "httpx2")
@@ -119,11 +119,11 @@ class RunState:
     def finish(self, recorder: Recorder, *, passed: bool, nodeid: str = "") -> None:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
         self.stop(recorder)
-        if recorder.calls:
+        if recorder.calls or recorder.tool_uses:  # an agent test with MCP or tool steps only
             rerecord = rerecord_command(recorder.settings.record_command)
-            self.tests.append(
-                figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
-            )
+            record = figures.test_record(nodeid, recorder.calls, recorder.drift, rerecord=rerecord)
+            record.update(trajectory.record(recorder.calls, recorder.trail, recorder.baseline))
+            self.tests.append(record)
         self._close([recorder], passed=passed)
 
     def finish_samples(
@@ -205,6 +205,7 @@ class RunState:
         lines += summary.sample_lines(self.tests)
         lines += summary.drift_lines(self.tests, self.drift_min_score)
         lines += summary.stale_lines(self.tests, strict=self.strict)
+        lines += trajectory.summary_lines(self.tests)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

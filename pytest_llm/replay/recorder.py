@@ -365,6 +365,11 @@ class Recorder:
             self.trail.append(ToolUse(interaction, replayed=False))
             self.recorded += 1
 
+    @property
+    def tool_uses(self) -> list[ToolUse]:
+        """The MCP requests and tool functions of the test so far, in order."""
+        return [item for item in self.trail if isinstance(item, ToolUse)]
+
     def _vcr_miss(self, message: str, request: str = "") -> str:
         """A miss message that says how a pytest-recording test's requests are matched."""
         assert self.vcr is not None
