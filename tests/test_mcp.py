@@ -4,20 +4,14 @@ streamable HTTP (the server is stopped for the replay), with the network blocked
 
 from __future__ import annotations
 
-import os
-import stat
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from fake_provider import FakeProvider
+from kit import MCP_TOKEN as TOKEN
 from kit import all_text, inner_file
 from mcp_server import McpHttpServer
-
-SERVER = Path(__file__).with_name("mcp_server.py")
-TOKEN = "calc-token-planted-0123456789"
 
 CLIENT = """
 import asyncio
@@ -72,29 +66,6 @@ EXPECTED = {
     "length": {"result": len(os.environ["CALC_TOKEN"])},
 }
 """
-
-
-@pytest.fixture
-def calc_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """`calc-mcp`, a command on PATH that runs the test MCP server over stdio."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    script = folder / "calc-mcp"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{SERVER}"\n')
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("CALC_TOKEN", TOKEN)
-    monkeypatch.setenv("PYTHONPATH", str(SERVER.parent))
-    return folder
-
-
-@pytest.fixture
-def mcp_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[McpHttpServer]:
-    """The test MCP server over streamable HTTP, found by inner runs at MCP_URL."""
-    with McpHttpServer() as server:
-        monkeypatch.setenv("MCP_URL", server.url)
-        monkeypatch.setenv("CALC_TOKEN", TOKEN)
-        yield server
 
 
 def _cassette(pytester: pytest.Pytester, test: str) -> list[dict[str, object]]:
