@@ -511,7 +511,8 @@ class FakeProvider:
 
     def script(self, model: str, texts: list[str]) -> None:
         """Answer requests for `model` with `texts` in turn, cycling (a model sampled at
-        temperature > 0 gives a different answer to the same prompt)."""
+        temperature > 0 gives a different answer to the same prompt); a text
+        'tool:NAME {"arg": 1}' is a tool call instead."""
         with self._lock:
             self._scripts[model] = list(texts)
             self._scripted[model] = 0
@@ -575,8 +576,14 @@ class FakeProvider:
             with self._lock:
                 texts = self._scripts.get(model)
                 if texts:
-                    answer.text = texts[self._scripted[model] % len(texts)]
+                    text = texts[self._scripted[model] % len(texts)]
                     self._scripted[model] += 1
+                    if text.startswith("tool:"):  # 'tool:NAME {"arg": 1}' asks for a tool
+                        name, _, arguments = text.removeprefix("tool:").partition(" ")
+                        answer.text, answer.tool = None, name
+                        answer.arguments = arguments or "{}"
+                    else:
+                        answer.text = text
             result = _BUILDERS[api](body, answer)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Malformed (but valid JSON) requests: answer like the API, don't kill the thread.

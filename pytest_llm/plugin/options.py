@@ -313,6 +313,7 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
         test=item.nodeid,
         record_http=run.record_http,
         passthrough_hosts=run.passthrough_hosts,
+        root=item.config.rootpath,
     )
 
 

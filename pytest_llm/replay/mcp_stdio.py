@@ -33,12 +33,12 @@ if TYPE_CHECKING:
 _PYTHON = re.compile(r"^python[\d.]*(\.exe)?$", re.IGNORECASE)
 
 
-def server_identity(command: Any, cwd: Any = None) -> str:
+def server_identity(command: Any, root: Any = None) -> str:
     """How a stdio server is named in the cassette: its command and arguments, portable.
 
     The interpreter is `python` whatever its path or version, and a path argument under the
-    working folder is written relative to it, so a cassette recorded on one machine replays
-    on another (CI's checkout, another virtualenv).
+    project's root (else the working folder) is written relative to it, so a cassette recorded
+    on one machine replays on another (CI's checkout, another virtualenv).
     """
     if isinstance(command, str | bytes):
         return os.fsdecode(command)
@@ -48,7 +48,7 @@ def server_identity(command: Any, cwd: Any = None) -> str:
     program = os.path.basename(parts[0])
     if _PYTHON.match(program):
         program = "python"
-    base = os.fsdecode(cwd) if cwd else os.getcwd()
+    base = os.fsdecode(root) if root else os.getcwd()
     args = [_portable(arg, base) for arg in parts[1:]]
     return " ".join([program, *args])
 
@@ -268,7 +268,7 @@ def install(source: Callable[[], Recorder | None]) -> Callable[[], None]:
         recorder = source()
         if recorder is None or not _spawned_by_mcp():
             return await original(command, **kwargs)
-        server = server_identity(command, kwargs.get("cwd"))
+        server = server_identity(command, recorder.settings.root)
         link = McpLink(recorder, server, _given_values(kwargs.get("env")))
         if not recorder.can_record:
             return ReplayedServer(link)
