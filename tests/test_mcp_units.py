@@ -12,7 +12,7 @@ from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.tool_steps import mcp_interaction
 from pytest_llm.replay.mcp import MISS_CODE, McpLink
 from pytest_llm.replay.mcp_http import looks_like_mcp
-from pytest_llm.replay.mcp_stdio import ReplayedServer, server_identity
+from pytest_llm.replay.mcp_stdio import ReplayedServer, given_values, server_identity
 from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.scrub import SCRUBBED, Scrubber
@@ -142,3 +142,21 @@ def test_the_replayed_server_exits_when_its_stdin_closes_or_it_is_stopped(tmp_pa
         await signalled.stdout.aclose()
 
     anyio.run(lifecycle)
+
+
+def test_what_the_application_gives_a_stdio_server_is_secret_but_its_defaults_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-passed-on-from-here-0123")
+    env = {"PATH": "/usr/bin", "HOME": "/root", "GITHUB_TOKEN": "ghp-passed-on-from-here-0123"}
+    assert given_values(env) == ["ghp-passed-on-from-here-0123"]
+    assert given_values(None) == []
+
+
+def test_steps_and_requested_tool_calls_read_as_a_person_writes_them() -> None:
+    from pytest_llm.steps import RequestedToolCall, Step, describe_arguments
+
+    assert str(Step("tool", "add", "mcp", {"a": 1}, 2, replayed=True)) == "tool add via mcp"
+    assert str(RequestedToolCall("add", None, 0)) == "add(<invalid JSON>)"
+    assert describe_arguments([1, 2]) == "[1, 2]"
+    assert describe_arguments({"text": "x" * 200}, width=20) == "text='xxxxxxxxxxx..."

@@ -61,12 +61,20 @@ def _portable(arg: str, base: str) -> str:
     return arg
 
 
-def _given_values(env: Mapping[str, str] | None) -> list[str]:
-    """The environment values given to the server that this process does not have itself:
-    its keys and tokens, never to be written."""
-    if not env:
-        return []
-    return [value for name, value in env.items() if os.environ.get(name) != value]
+# What the SDK's stdio client passes on from this process's own environment by default (the
+# rest of a server's environment is what the application gave it: its keys and tokens).
+_INHERITED = frozenset(
+    {"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "APPDATA", "HOMEDRIVE", "HOMEPATH"}
+    | {"LOCALAPPDATA", "PATHEXT", "PROCESSOR_ARCHITECTURE", "SYSTEMDRIVE", "SYSTEMROOT"}
+    | {"TEMP", "USERNAME", "USERPROFILE"}
+)
+
+
+def given_values(env: Mapping[str, str] | None) -> list[str]:
+    """The environment values the application gave the server, never to be written: every
+    value but the few the SDK inherits by default (even one this process has too, such as a
+    key passed on from its own environment)."""
+    return [value for name, value in (env or {}).items() if name.upper() not in _INHERITED]
 
 
 def _spawned_by_mcp() -> bool:
@@ -273,7 +281,7 @@ def install(source: Callable[[], Recorder | None]) -> Callable[[], None]:
         if recorder is None or not _spawned_by_mcp():
             return await original(command, **kwargs)
         server = server_identity(command, recorder.settings.root)
-        link = McpLink(recorder, server, _given_values(kwargs.get("env")))
+        link = McpLink(recorder, server, given_values(kwargs.get("env")))
         if not recorder.can_record:
             return ReplayedServer(link)
         return RecordedServer(await original(command, **kwargs), link)
