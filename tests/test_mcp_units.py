@@ -12,7 +12,12 @@ from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.tool_steps import mcp_interaction
 from pytest_llm.replay.mcp import MISS_CODE, McpLink
 from pytest_llm.replay.mcp_http import looks_like_mcp
-from pytest_llm.replay.mcp_stdio import ReplayedServer, given_values, server_identity
+from pytest_llm.replay.mcp_stdio import (
+    RecordedServer,
+    ReplayedServer,
+    given_values,
+    server_identity,
+)
 from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.scrub import SCRUBBED, Scrubber
@@ -160,3 +165,39 @@ def test_steps_and_requested_tool_calls_read_as_a_person_writes_them() -> None:
     assert str(RequestedToolCall("add", None, 0)) == "add(<invalid JSON>)"
     assert describe_arguments([1, 2]) == "[1, 2]"
     assert describe_arguments({"text": "x" * 200}, width=20) == "text='xxxxxxxxxxx..."
+
+
+ANSWERING_SERVER = (
+    "import sys\n"
+    "sys.stdin.readline()\n"
+    'sys.stdout.write(\'{"jsonrpc": "2.0", "id": 1, "result": {"pong": true}}\\n\')\n'
+    "sys.stdout.flush()\n"
+    "sys.stdin.read()\n"
+)
+
+
+def test_a_recorded_server_is_the_live_process_with_its_pipes_read(tmp_path: Path) -> None:
+    import sys
+
+    recorder = _recorder(tmp_path, RecordMode.ALL, [])
+    link = McpLink(recorder, "python -c ...")
+
+    async def session() -> None:
+        live = await anyio.open_process([sys.executable, "-c", ANSWERING_SERVER])
+        server = RecordedServer(live, link)
+        assert server.pid == live.pid and server.stderr is live.stderr
+        await server.stdin.send(b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n')
+        answer = b""
+        while not answer.endswith(b"\n"):
+            answer += await server.stdout.receive()
+        assert b'"pong"' in answer
+        server.terminate()
+        assert await server.wait() != 0
+        assert server.returncode == live.returncode
+        await server.stdin.aclose()
+        await server.stdout.aclose()
+        await server.aclose()
+
+    anyio.run(session)
+    (stored,) = recorder.stored
+    assert (stored["request"]["path"], stored["response"]["body"]) == ("ping", {"pong": True})
