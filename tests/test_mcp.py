@@ -200,3 +200,80 @@ def test_http(llm):
     text = all_text(pytester.path / "cassettes")
     assert TOKEN not in text
     assert "shout" in text
+
+
+def test_an_agent_with_every_kind_of_tool_replays_with_nothing_started(
+    pytester: pytest.Pytester,
+    inner_env: FakeProvider,
+    calc_on_path: Path,
+    mcp_http: McpHttpServer,
+    tool: object,
+) -> None:
+    pytester.makeini("[pytest]\nllm_passthrough_hosts =\n")
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+import httpx
+
+import pytest_llm
+from pytest_llm import assert_tool_calls
+
+FUNCTIONS = [
+    {"type": "function", "function": {"name": n, "parameters": {"type": "object"}}}
+    for n in ("add", "shout", "double", "weather")
+]
+
+
+@pytest_llm.tool
+def double(n):
+    return n * 2
+
+
+PLAN = "agent: add(a=2,b=3) shout(text=hi) double(n=4) weather"
+
+
+async def run_agent(stdio, http):
+    messages = [{"role": "user", "content": PLAN}]
+    while True:
+        reply = oa.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=FUNCTIONS)
+        message = reply.choices[0].message
+        if not message.tool_calls:
+            return message.content
+        messages.append(message.model_dump(exclude_none=True))
+        for call in message.tool_calls:
+            name, args = call.function.name, json.loads(call.function.arguments)
+            if name == "add":
+                result = (await stdio.call_tool("add", args)).structured_content
+            elif name == "shout":
+                result = (await http.call_tool("shout", args)).structured_content
+            elif name == "double":
+                result = double(**args)
+            else:
+                result = httpx.get(os.environ["TOOL_URL"] + "/weather").json()
+            messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+            )
+
+
+def test_agent(llm):
+    async def both(stdio):
+        return await http_session(lambda http: run_agent(stdio, http))
+
+    answer = asyncio.run(stdio_session(both))
+    assert "done after 4 tool call(s)" in answer
+    assert_tool_calls(llm, ["add", "shout", "double", "weather"], order="exact")
+    assert [(s.kind, s.via) for s in llm.steps] == [
+        ("model", "openai"), ("tool", "mcp"), ("model", "openai"), ("tool", "mcp"),
+        ("model", "openai"), ("tool", "function"), ("model", "openai"), ("tool", "http"),
+        ("model", "openai"),
+    ]
+""",
+    )
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    (calc_on_path / "calc-mcp").unlink()
+    mcp_http.stop()
+    tool.stop()  # type: ignore[attr-defined]
+    inner_env.stop()
+    result = pytester.runpytest("--llm-block-network", "--llm-strict")
+    result.assert_outcomes(passed=1)
