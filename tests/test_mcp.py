@@ -277,3 +277,66 @@ def test_agent(llm):
     inner_env.stop()
     result = pytester.runpytest("--llm-block-network", "--llm-strict")
     result.assert_outcomes(passed=1)
+
+
+def test_replaying_mcp_and_tools_makes_no_file_import_or_process_call_on_the_event_loop(
+    pytester: pytest.Pytester,
+    inner_env: FakeProvider,
+    calc_on_path: Path,
+    mcp_http: McpHttpServer,
+) -> None:
+    inner_file(
+        pytester,
+        CLIENT
+        + """
+import sys
+import threading
+
+import pytest_llm
+
+WATCHED = ("open", "import", "subprocess.Popen", "os.listdir", "os.scandir", "os.mkdir")
+seen = []
+loop_thread = []
+
+
+def audit(event, args):
+    if event not in WATCHED or threading.get_ident() not in loop_thread:
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("pytest_llm"):
+            seen.append((event, frame.f_globals["__name__"], frame.f_code.co_name))
+            return
+        frame = frame.f_back
+
+
+sys.addaudithook(audit)
+
+
+@pytest_llm.tool
+async def double(n):
+    return n * 2
+
+
+async def everything():
+    loop_thread.append(threading.get_ident())
+    try:
+        await stdio_session(calculate)
+        await http_session(calculate)
+        assert await double(4) == 8
+    finally:
+        loop_thread.clear()
+
+
+def test_async(llm):
+    asyncio.run(everything())
+    # Recording, the SDK's own spawn passes through pytest-llm's hook: only replay is ours.
+    replaying = all(step.replayed for step in llm.steps)
+    assert not replaying or seen == [], seen
+    assert {where for _, _, where in seen} <= {"open_process"}
+""",
+    )
+    pytester.runpytest_subprocess("--llm-record=once").assert_outcomes(passed=1)
+    (calc_on_path / "calc-mcp").unlink()
+    mcp_http.stop()
+    pytester.runpytest_subprocess("--llm-block-network", "--llm-strict").assert_outcomes(passed=1)
