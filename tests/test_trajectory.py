@@ -296,3 +296,13 @@ def test_same(llm):
     again = json.loads((pytester.path / "again.json").read_text())
     assert all(t["tool_calls_changed"] is False for t in again["tests"])
     assert all(t["baseline_tool_calls"] is None for t in again["tests"])
+
+
+def test_one_calls_own_tool_calls_can_be_asserted_too() -> None:
+    from pytest_llm.usage import ToolCall
+
+    asked = [ToolCall("call_1", "search", {"q": "x"}, '{"q": "x"}')]
+    assert_tool_calls(asked, [("search", {"q": "x"})], order="exact")
+    with pytest.raises(AssertionError) as caught:
+        assert_no_tool_call(asked, "search")
+    assert "  [0] search(q='x')  <-- here" in str(caught.value)

@@ -34,8 +34,6 @@ class _ToolCall(Protocol):
     def name(self) -> str: ...
     @property
     def arguments(self) -> Any: ...
-    @property
-    def call(self) -> int: ...
 
 
 def _tool_calls(llm_or_calls: Any, function: str) -> list[_ToolCall]:
@@ -117,7 +115,9 @@ def _listing(calls: Sequence[_ToolCall], mark: int | None = None) -> list[str]:
     lines = [f"the model's tool calls, in order ({len(calls)}):"]
     for index, call in enumerate(calls):
         pointer = "  <-- here" if index == mark else ""
-        lines.append(f"  [{index}] {_show_call(call)}  (llm.calls[{call.call}]){pointer}")
+        where = getattr(call, "call", None)  # one call's own tool_calls carry no index
+        origin = f"  (llm.calls[{where}])" if where is not None else ""
+        lines.append(f"  [{index}] {_show_call(call)}{origin}{pointer}")
     return lines
 
 
