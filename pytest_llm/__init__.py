@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from pytest_llm.checks.json_schema import assert_json_schema
     from pytest_llm.checks.similarity import assert_similar
     from pytest_llm.checks.tokens import assert_fits_context, count_tokens
+    from pytest_llm.checks.trajectory import ANY, assert_no_tool_call, assert_tool_calls
     from pytest_llm.errors import CassetteError
+    from pytest_llm.replay.tools import tool
     from pytest_llm.usage import ToolCall, Usage
 
 __all__ = [
+    "ANY",
     "LLM",
     "CassetteError",
     "LLMCall",
@@ -31,12 +34,16 @@ __all__ = [
     "assert_fits_context",
     "assert_json_schema",
     "assert_no_drift",
+    "assert_no_tool_call",
     "assert_similar",
     "assert_token_budget",
+    "assert_tool_calls",
     "count_tokens",
+    "tool",
 ]
 
 _HOMES = {
+    "ANY": "pytest_llm.checks.trajectory",
     "LLM": "pytest_llm.calls",
     "LLMCall": "pytest_llm.calls",
     "CassetteError": "pytest_llm.errors",
@@ -45,9 +52,12 @@ _HOMES = {
     "assert_fits_context": "pytest_llm.checks.tokens",
     "assert_json_schema": "pytest_llm.checks.json_schema",
     "assert_no_drift": "pytest_llm.checks.drift",
+    "assert_no_tool_call": "pytest_llm.checks.trajectory",
+    "assert_tool_calls": "pytest_llm.checks.trajectory",
     "assert_similar": "pytest_llm.checks.similarity",
     "assert_token_budget": "pytest_llm.checks.budget",
     "count_tokens": "pytest_llm.checks.tokens",
+    "tool": "pytest_llm.replay.tools",
 }
 
 

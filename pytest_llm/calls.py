@@ -9,7 +9,11 @@ from typing import Any
 
 from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.steps import MODEL, TOOL, RequestedToolCall, Step, ToolUse
 from pytest_llm.usage import ToolCall, Usage, as_int
+
+# Providers of stored interactions that are tools, not models (see cassettes/tool_steps.py).
+_TOOLS = ("http", "mcp", "function")
 
 
 @dataclass(eq=False)
@@ -92,7 +96,7 @@ class LLMCall:
     @cached_property
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
-        if self.provider == "http":  # a plain HTTP request (a tool): no model, no model spend
+        if self.provider in _TOOLS:  # plain HTTP, MCP, a tool function: no model spend
             return 0.0
         if self.status >= 400 or self.status == 0:  # refused or unanswered: not billed
             return 0.0 if self.price_model is not None else None
@@ -130,6 +134,10 @@ class LLMCall:
         """The digest that finds this call in its cassette."""
         return str(self.interaction.get("key", ""))
 
+    def step(self) -> Step:
+        """This call as a model step of the trajectory."""
+        return Step(MODEL, self.model, self.provider, self.request, self.response, self.replayed)
+
     def __repr__(self) -> str:
         how = "replayed" if self.replayed else "recorded"
         return f"<LLMCall {self.provider} {self.endpoint} model={self.model!r} {how}>"
@@ -157,6 +165,18 @@ class HttpCall:
         """The status the server answered with."""
         return int(self.interaction["response"]["status"])
 
+    def step(self) -> Step:
+        """This request as a tool step of the trajectory."""
+        request, response = self.interaction["request"], self.interaction["response"]
+        return Step(
+            TOOL,
+            f"{self.method} {self.url}",
+            "http",
+            request.get("body", request.get("text")),
+            response.get("body", response.get("text")),
+            self.replayed,
+        )
+
     def __repr__(self) -> str:
         how = "replayed" if self.replayed else "recorded"
         return f"<HttpCall {self.method} {self.url} {self.status} {how}>"
@@ -173,6 +193,7 @@ class LLM:
         http: list[HttpCall] | None = None,
         *,
         sample: int = 0,
+        trail: list[LLMCall | HttpCall | ToolUse] | None = None,
     ) -> None:
         self.cassette_path = cassette_path
         # Which sample of a test marked llm(samples=N) is running (0 without samples=).
@@ -180,6 +201,10 @@ class LLM:
         self._calls = calls
         self._baseline = baseline
         self._http = http if http is not None else []
+        # Everything the test's recorder kept, in the order it happened (see `steps`).
+        self._trail: list[LLMCall | HttpCall | ToolUse] = (
+            trail if trail is not None else [*calls, *self._http]
+        )
 
     @property
     def calls(self) -> list[LLMCall]:
@@ -190,6 +215,20 @@ class LLM:
     def http(self) -> list[HttpCall]:
         """The test's plain HTTP requests (not model calls) so far, in order."""
         return list(self._http)
+
+    @property
+    def steps(self) -> list[Step]:
+        """The trajectory so far: model calls and tool calls (MCP, functions, HTTP), in order."""
+        steps: list[Step] = []
+        for item in list(self._trail):
+            if not isinstance(item, ToolUse) or item.is_tool_call:
+                steps.append(item.step())
+        return steps
+
+    @property
+    def tool_calls(self) -> list[RequestedToolCall]:
+        """Every tool call the model asked for, across the test's calls, in order."""
+        return requested_tool_calls(self._calls)
 
     @property
     def baseline(self) -> list[LLMCall]:
@@ -212,3 +251,16 @@ class LLM:
 
     def __repr__(self) -> str:
         return f"<llm {len(self._calls)} call(s), cassette={self.cassette_path}>"
+
+
+def requested_tool_calls(calls: list[LLMCall]) -> list[RequestedToolCall]:
+    """The tool calls that the answers of `calls` asked for, in order.
+
+    An attempt that a fault answered is left out: its retry asks again.
+    """
+    return [
+        RequestedToolCall(tool.name, tool.arguments, index, tool.id)
+        for index, call in enumerate(calls)
+        if call.fault is None
+        for tool in call.tool_calls
+    ]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import stat
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Imported here so inner pytester runs find them loaded: pytester drops the modules an
 # inner run imports, and importing the SDKs again would cost seconds per run.
@@ -19,10 +24,13 @@ import pytest
 # the next inner run could not read any cassette ("no constructor for the tag None").
 import yaml  # noqa: F401
 from fake_provider import FakeProvider
-from kit import with_keys
+from kit import MCP_SERVER, MCP_TOKEN, with_keys
 from tool_server import ToolServer
 
 import pytest_llm
+
+if TYPE_CHECKING:
+    from mcp_server import McpHttpServer
 
 # The whole package too, for the same reason: a package keeps the attribute of a submodule
 # that pytester dropped, so `from pytest_llm.cassettes import in_place` in a later inner
@@ -108,3 +116,27 @@ def inner_env(provider: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> FakePr
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     with_keys(monkeypatch)
     return provider
+
+
+@pytest.fixture
+def calc_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`calc-mcp`, a command on PATH that runs the test MCP server over stdio."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "calc-mcp"
+    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{MCP_SERVER}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("CALC_TOKEN", MCP_TOKEN)
+    return folder
+
+
+@pytest.fixture
+def mcp_http(monkeypatch: pytest.MonkeyPatch) -> Iterator[McpHttpServer]:
+    """The test MCP server over streamable HTTP, found by inner runs at MCP_URL."""
+    from mcp_server import McpHttpServer  # the mcp SDK is imported by the tests that use it
+
+    with McpHttpServer() as server:
+        monkeypatch.setenv("MCP_URL", server.url)
+        monkeypatch.setenv("CALC_TOKEN", MCP_TOKEN)
+        yield server

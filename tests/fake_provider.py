@@ -193,7 +193,14 @@ def _answer(api: str, body: JSON, seq: int, served_suffix: str = SERVED_SUFFIX) 
         },
     )
     tools = body.get("tools") or []
-    if tools and role == "user" and "weather" in last.lower():
+    plan = _plan(msgs)
+    done = sum(1 for r, _ in msgs if r == "tool")
+    if tools and plan and done < len(plan):
+        ans.tool, arguments = plan[done]
+        ans.arguments = json.dumps(arguments)
+    elif tools and plan:
+        ans.text = f"[{model}] done after {done} tool call(s) #{digest}"
+    elif tools and role == "user" and "weather" in last.lower():
         first = tools[0]
         ans.tool = str(first.get("name") or first.get("function", {}).get("name") or "tool")
         city = re.search(r"weather in (\w+)", last, re.IGNORECASE)
@@ -206,6 +213,29 @@ def _answer(api: str, body: JSON, seq: int, served_suffix: str = SERVED_SUFFIX) 
     else:
         ans.text = f"[{model}] reply to: {last} #{digest}"
     return ans
+
+
+_PLAN_STEP = re.compile(r"(\w+)(?:\(([^)]*)\))?")
+
+
+def _plan(msgs: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
+    """An agent's plan written in the first user message: `agent: search(q=cats) fetch(n=2)`.
+
+    The model then calls those tools one per turn, in order, and answers with text once every
+    tool result is in (tests of trajectories need a model that asks for a known sequence).
+    """
+    first = next((text for role, text in msgs if role == "user"), "")
+    _, found, plan = first.partition("agent:")
+    if not found:
+        return []
+    steps = []
+    for name, args in _PLAN_STEP.findall(plan):
+        arguments: dict[str, Any] = {}
+        for pair in filter(None, (p.strip() for p in args.split(","))):
+            key, _, value = pair.partition("=")
+            arguments[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+        steps.append((name, arguments))
+    return steps
 
 
 # --- OpenAI Chat Completions --------------------------------------------------------------
@@ -481,7 +511,8 @@ class FakeProvider:
 
     def script(self, model: str, texts: list[str]) -> None:
         """Answer requests for `model` with `texts` in turn, cycling (a model sampled at
-        temperature > 0 gives a different answer to the same prompt)."""
+        temperature > 0 gives a different answer to the same prompt); a text
+        'tool:NAME {"arg": 1}' is a tool call instead."""
         with self._lock:
             self._scripts[model] = list(texts)
             self._scripted[model] = 0
@@ -545,8 +576,14 @@ class FakeProvider:
             with self._lock:
                 texts = self._scripts.get(model)
                 if texts:
-                    answer.text = texts[self._scripted[model] % len(texts)]
+                    text = texts[self._scripted[model] % len(texts)]
                     self._scripted[model] += 1
+                    if text.startswith("tool:"):  # 'tool:NAME {"arg": 1}' asks for a tool
+                        name, _, arguments = text.removeprefix("tool:").partition(" ")
+                        answer.text, answer.tool = None, name
+                        answer.arguments = arguments or "{}"
+                    else:
+                        answer.text = text
             result = _BUILDERS[api](body, answer)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Malformed (but valid JSON) requests: answer like the API, don't kill the thread.

@@ -15,6 +15,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 # Planted credentials: tests check that none of them reaches a file.
 OPENAI_KEY = "sk-proj-planted-openai-key-0123456789"
 ANTHROPIC_KEY = "sk-ant-planted-anthropic-key-0123456789"
+# The test MCP server (tests/mcp_server.py) and the token it is started with.
+MCP_SERVER = Path(__file__).with_name("mcp_server.py")
+MCP_TOKEN = "calc-token-planted-0123456789"
 
 
 # The start of most inner test files: clients built at import time, and a one-line call.

@@ -326,7 +326,7 @@ def test_a_bad_budget_marker_is_a_usage_error(pytester: pytest.Pytester) -> None
         [
             "*pytest-llm: @pytest.mark.llm_budget on test_a_bad_budget_marker_is_a_usage_error.py"
             "::test_a: unknown limit(s) max_tokens; valid: max_input_tokens, max_output_tokens, "
-            "max_total_tokens, max_cost_usd, max_calls"
+            "max_total_tokens, max_cost_usd, max_calls, max_steps, max_tool_calls"
         ]
     )
 

@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("report",),
     ("replay",),
     ("cassettes",),
-    ("calls", "keys", "scrub"),
+    ("calls", "keys", "scrub", "steps"),
     ("checks",),
     ("providers",),
     ("usage", "errors", "_version"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.plain_http import is_plain, stored_key
+from pytest_llm.cassettes.tool_steps import is_tool_step, stored_tool_key
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_interaction
 from pytest_llm.errors import CassetteError, display
 from pytest_llm.keys import GROUPS, KeySpec, make_key
@@ -27,6 +28,8 @@ def identity(interaction: dict[str, Any]) -> Identity:
 
 def interaction_key(interaction: dict[str, Any], match_on: Spec) -> str:
     """The key of a stored interaction under `match_on` (recomputed: match_on may differ)."""
+    if is_tool_step(interaction):  # MCP requests and tool functions: one key, always
+        return stored_tool_key(interaction)
     if isinstance(match_on, VcrSpec):
         return vcr_key(view_of_interaction(interaction), match_on)
     if is_plain(interaction):  # plain HTTP keys do not depend on match_on

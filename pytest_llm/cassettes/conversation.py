@@ -9,6 +9,7 @@ from typing import Any
 
 from pytest_llm.calls import LLMCall
 from pytest_llm.cassettes.plain_http import is_plain
+from pytest_llm.cassettes.tool_steps import is_tool_step
 from pytest_llm.providers import recognize_path
 
 _MAX_EMBEDDING_INPUTS = 5
@@ -238,10 +239,26 @@ def _plain(interaction: dict[str, Any]) -> View:
     )
 
 
+def _tool_step(interaction: dict[str, Any]) -> View:
+    """An MCP request or a tool function's call, and its result."""
+    request, response = interaction["request"], interaction["response"]
+    where = f"{interaction.get('server')} " if interaction.get("server") else ""
+    asked = f"{where}{request.get('path', '')}\n{_json(request.get('body'))}"
+    answer = _json(response["error"] if "error" in response else response.get("body"))
+    return View(
+        str(interaction.get("provider")),
+        [Turn("request", asked.rstrip())],
+        [],
+        [Turn("result", answer)],
+    )
+
+
 def view(interaction: dict[str, Any]) -> View:
     """The prompt, tools and answer of a stored interaction, as readable turns."""
     if is_plain(interaction):
         return _plain(interaction)
+    if is_tool_step(interaction):
+        return _tool_step(interaction)
     call = LLMCall(interaction, replayed=True)
     endpoint = recognize_path(call.endpoint.split("?", 1)[0])
     operation = endpoint.operation if endpoint else ""

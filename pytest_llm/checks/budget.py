@@ -9,6 +9,8 @@ from typing import Any, Protocol
 from pytest_llm.usage import Usage
 
 LIMITS = ("max_input_tokens", "max_output_tokens", "max_total_tokens", "max_cost_usd", "max_calls")
+# The llm_budget marker also bounds an agent's trajectory (checks/trajectory.py).
+MARKER_LIMITS = (*LIMITS, "max_steps", "max_tool_calls")
 
 
 class _Call(Protocol):
@@ -116,12 +118,14 @@ def budget_message(calls: list[_Call], problems: list[str], *, where: str = "") 
     return "\n".join(lines)
 
 
-def check_limits(limits: Mapping[str, Any], *, source: str) -> dict[str, float | int]:
+def check_limits(
+    limits: Mapping[str, Any], *, source: str, allowed: tuple[str, ...] = LIMITS
+) -> dict[str, float | int]:
     """Validated limits: known names, numbers >= 0; raises ValueError naming the source."""
-    unknown = sorted(set(limits) - set(LIMITS))
+    unknown = sorted(set(limits) - set(allowed))
     if unknown:
         raise ValueError(
-            f"{source}: unknown limit(s) {', '.join(unknown)}; valid: {', '.join(LIMITS)}"
+            f"{source}: unknown limit(s) {', '.join(unknown)}; valid: {', '.join(allowed)}"
         )
     clean: dict[str, float | int] = {}
     for name, value in limits.items():
@@ -131,7 +135,7 @@ def check_limits(limits: Mapping[str, Any], *, source: str) -> dict[str, float |
             raise ValueError(f"{source}: {name} must be a number >= 0, not {value!r}")
         clean[name] = value
     if not clean:
-        raise ValueError(f"{source}: give at least one limit: {', '.join(LIMITS)}")
+        raise ValueError(f"{source}: give at least one limit: {', '.join(allowed)}")
     return clean
 
 

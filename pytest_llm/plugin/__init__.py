@@ -511,6 +511,7 @@ class _Hooks:
             if problems:
                 message = budget_message(run.recorder.calls, problems, where="@llm_budget")
                 pytest.fail(message, pytrace=False)
+            self._check_steps(run)
         if self.run.strict and run.recorder is not None:
             from pytest_llm.replay.misses import stale_message
 
@@ -556,6 +557,16 @@ class _Hooks:
         partial = state.partial or bool(session.shouldstop) or bool(session.shouldfail)
         record = pruning.payload(state.known, state.used, state.tainted, partial=partial)
         cache.set(pruning.CACHE_KEY, record)
+
+    def _check_steps(self, run: _TestRun) -> None:
+        """Fail a test whose trajectory broke its llm_budget max_steps / max_tool_calls."""
+        from pytest_llm.checks.trajectory import trajectory_message, trajectory_problems
+
+        assert run.budget is not None
+        handle = _handle(run)
+        problems = trajectory_problems(handle, run.budget)
+        if problems:
+            pytest.fail(trajectory_message(handle, problems, where="@llm_budget"), pytrace=False)
 
     def _check_drift(self, recorder: Any, min_score: float) -> None:
         if not recorder.baseline or not recorder.calls:
@@ -659,5 +670,10 @@ def _handle(run: _TestRun, sample: int = 0) -> LLM:
     if recorder is None:  # an unreadable cassette: the call phase fails with its error
         return LLM(run.settings.cassette_path, [], [], sample=sample)
     return LLM(
-        run.settings.cassette_path, recorder.calls, recorder.baseline, recorder.http, sample=sample
+        run.settings.cassette_path,
+        recorder.calls,
+        recorder.baseline,
+        recorder.http,
+        sample=sample,
+        trail=recorder.trail,
     )

@@ -313,6 +313,7 @@ def test_settings(item: pytest.Item, run: RunConfig) -> Settings:
         test=item.nodeid,
         record_http=run.record_http,
         passthrough_hosts=run.passthrough_hosts,
+        root=item.config.rootpath,
     )
 
 
@@ -342,13 +343,13 @@ def budget(item: pytest.Item) -> dict[str, float | int] | None:
     marker = item.get_closest_marker("llm_budget")
     if marker is None:
         return None
-    from pytest_llm.checks.budget import check_limits
+    from pytest_llm.checks.budget import MARKER_LIMITS, check_limits
 
     where = f"@pytest.mark.llm_budget on {item.nodeid}"
     if marker.args:
         raise usage_error(f"{where}: limits are keywords, e.g. llm_budget(max_total_tokens=500)")
     try:
-        return check_limits(marker.kwargs, source=where)
+        return check_limits(marker.kwargs, source=where, allowed=MARKER_LIMITS)
     except ValueError as exc:
         raise usage_error(str(exc)) from None
 
@@ -378,7 +379,8 @@ def marker_lines() -> list[str]:
         "cassette; ignore lists JSON paths of the request body left out of the key; samples=N "
         "runs the body N times and passes when the share that passed reaches min_pass_rate",
         "llm_budget(max_input_tokens=None, max_output_tokens=None, max_total_tokens=None, "
-        "max_cost_usd=None, max_calls=None): fail the test when its LLM calls exceed these",
+        "max_cost_usd=None, max_calls=None, max_steps=None, max_tool_calls=None): fail the "
+        "test when its LLM calls, its steps or the tool calls its model asked exceed these",
         "llm_faults(*faults, times=None, model=None, provider=None, at=None): make matching "
         f"LLM calls fail before cassette or provider; faults: {', '.join(FAULTS)}",
     ]

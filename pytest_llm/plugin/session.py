@@ -20,7 +20,7 @@ from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
 from pytest_llm.replay.transport import Interceptor
-from pytest_llm.report import figures, summary
+from pytest_llm.report import figures, summary, trajectory
 from pytest_llm.scrub import QueryLogFilter, Scrubber
 
 if TYPE_CHECKING:
@@ -126,19 +126,20 @@ class RunState:
         """The test is over: stop intercepting, write what it recorded, count what it used."""
         self.stop(recorder)
         passthrough = recorder.passed_through if recorder.can_record else set()
-        if recorder.calls or recorder.http or passthrough:
+        if recorder.calls or recorder.http or passthrough or recorder.tool_uses:
             rerecord = rerecord_command(recorder.settings.record_command)
-            self.tests.append(
-                figures.test_record(
-                    nodeid,
-                    recorder.calls,
-                    recorder.drift,
-                    rerecord=rerecord,
-                    http=recorder.http,
-                    passthrough=passthrough,
-                    ignore=recorder.ignore_use(),
-                )
+            record = figures.test_record(
+                nodeid,
+                recorder.calls,
+                recorder.drift,
+                rerecord=rerecord,
+                http=recorder.http,
+                passthrough=passthrough,
+                ignore=recorder.ignore_use(),
             )
+            # An agent test's steps and tool calls, and their drift against the baseline.
+            record.update(trajectory.record(recorder.calls, recorder.trail, recorder.baseline))
+            self.tests.append(record)
         self._close([recorder], passed=passed)
 
     def finish_samples(
@@ -239,6 +240,7 @@ class RunState:
         lines += summary.passthrough_lines(self.tests)
         lines += summary.ignore_lines(self.tests)
         lines += summary.model_map_lines(self.model_map, self.recorded)
+        lines += trajectory.summary_lines(self.tests)
         lines.append(
             f"{self.replayed} call(s) replayed, {self.recorded} recorded, "
             f"{len(self.written)} cassette(s) written"

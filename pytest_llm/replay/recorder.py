@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from pytest_llm.cassettes.plain_http import (
     plain_key,
     to_plain_interaction,
 )
+from pytest_llm.cassettes.tool_steps import is_tool_step
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_of_plain
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
@@ -34,6 +36,7 @@ from pytest_llm.replay.misses import (
 from pytest_llm.replay.settings import RecordMode, Settings
 from pytest_llm.replay.vcr import LiveRequest, VcrRules
 from pytest_llm.scrub import Scrubber
+from pytest_llm.steps import ToolUse
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class Recorder:
         self.scrubber = scrubber
         self.calls: list[LLMCall] = []
         self.http: list[HttpCall] = []
+        # Calls, plain HTTP and tool uses in the order they happened: the test's steps.
+        self.trail: list[LLMCall | HttpCall | ToolUse] = []
         self.misses: list[str] = []
         # Hosts whose plain HTTP went through live, unrecorded (llm_passthrough_hosts), and
         # what pytest-llm said when one of them refused a connection: a later miss repeats it.
@@ -103,7 +108,10 @@ class Recorder:
         previous = cassette.baseline if mode is RecordMode.REWRITE else []
         if mode is RecordMode.ALL:
             previous = list(cassette.interactions)
-        previous = [i for i in previous if self._mine(i) and not is_plain(i)]
+        self.baseline_tools = [i for i in previous if is_tool_step(i) and self._mine(i)]
+        previous = [
+            i for i in previous if self._mine(i) and not is_plain(i) and not is_tool_step(i)
+        ]
         self.baseline = [LLMCall(i, replayed=True, prices=prices) for i in previous]
         for index, call in enumerate(self.baseline):
             call.index = index
@@ -111,7 +119,9 @@ class Recorder:
         if vcr is not None:
             self.loaded = [i for c in (cassette, *self.extras) for i in c.interactions]
 
-    def _recordings(self, key: str, asked: int = 0, sent: Any = None) -> list[dict[str, Any]]:
+    def _recordings(
+        self, key: str, asked: int = 0, sent: Any = None, *, spec: Spec | None = None
+    ) -> list[dict[str, Any]]:
         """The recordings of `key` (this sample's only), in order: the test's cassette first,
         then the extra cassettes of a pytest-recording test. `asked`: how many were used;
         `sent`: the LLM request as it would be stored (see `Cassette.positions`)."""
@@ -120,7 +130,7 @@ class Recorder:
         wanted = asked + 1 if self.sample is None and not self.extras else sys.maxsize
         for cassette in (self.cassette, *self.extras):
             stored = cassette.interactions
-            found += [stored[p] for p in cassette.positions(self.spec, key, wanted, sent)]
+            found += [stored[p] for p in cassette.positions(spec or self.spec, key, wanted, sent)]
         if self.sample is not None:
             found = [i for i in found if self._mine(i)]
         return found
@@ -168,6 +178,17 @@ class Recorder:
         # Called under the lock: the index is the call's place in llm.calls.
         call.index = len(self.calls)
         self.calls.append(call)
+        self.trail.append(call)
+
+    def _add_http(self, call: HttpCall) -> None:
+        # Called under the lock, like _add.
+        self.http.append(call)
+        self.trail.append(call)
+
+    def add_tool_use(self, use: ToolUse) -> None:
+        """Show a tool use (MCP or a `pytest_llm.tool` function) in the test's steps."""
+        with self._lock:
+            self.trail.append(use)
 
     def take_fault(self, endpoint: Endpoint, body: dict[str, Any]) -> str | None:
         """The fault planned for this attempt, if any (every attempt counts, retries too)."""
@@ -377,7 +398,7 @@ class Recorder:
             if asked < len(recordings):
                 interaction = recordings[asked]
                 self._played(interaction)
-                self.http.append(HttpCall(interaction, replayed=True))
+                self._add_http(HttpCall(interaction, replayed=True))
                 return Decision(key, interaction)
             if mocked or self.settings.mode is RecordMode.NEW_EPISODES:
                 return Decision(key, None)
@@ -405,9 +426,47 @@ class Recorder:
         with self._lock:
             if kept is not None:
                 self._store(kept, key, self.spec)
-            self.http.append(HttpCall(interaction, replayed=False))
+            self._add_http(HttpCall(interaction, replayed=False))
             self.recorded += 1
         return interaction
+
+    def decide_tool(self, key: str, miss: Callable[[int], str]) -> dict[str, Any] | None:
+        """Replay the next recording of a tool step (an MCP request, a tool function), or say
+        it must run live (None). Raises ReplayMiss with `miss(times recorded)` when it may not.
+
+        Tool steps have one key whatever the test matches its model calls on (their keys
+        carry no ids), so they are looked up in the whole-request index.
+        """
+        with self._lock:
+            asked = self._asked[key]
+            self._asked[key] += 1
+            if self.live:
+                return None
+            recordings = self._recordings(key, spec=WHOLE)
+            if asked < len(recordings):
+                interaction = recordings[asked]
+                self.used.add(identity(interaction))
+                self.trail.append(ToolUse(interaction, replayed=True))
+                return interaction
+            if self.settings.mode is RecordMode.NEW_EPISODES:
+                return None
+            message = miss(len(recordings))
+            self.misses.append(message)
+        raise ReplayMiss(message)
+
+    def record_tool(self, interaction: dict[str, Any]) -> None:
+        """Store a tool step that ran live, and show it in the test's steps."""
+        if self.sample is not None:
+            interaction = {"key": interaction.pop("key"), "sample": self.sample, **interaction}
+        with self._lock:
+            self._store(interaction, str(interaction["key"]), WHOLE)
+            self.trail.append(ToolUse(interaction, replayed=False))
+            self.recorded += 1
+
+    @property
+    def tool_uses(self) -> list[ToolUse]:
+        """The MCP requests and tool functions of the test so far, in order."""
+        return [item for item in self.trail if isinstance(item, ToolUse)]
 
     def _vcr_miss(self, message: str, request: str = "") -> str:
         """A miss message that says how a pytest-recording test's requests are matched."""

@@ -66,6 +66,9 @@ class Settings:
     # Plain HTTP (not model calls): recorded too, except to these hosts.
     record_http: bool = True
     passthrough_hosts: frozenset[str] = frozenset(PASSTHROUGH_HOSTS)
+    # The project's root (pytest's rootdir): an MCP server's path arguments are stored
+    # relative to it, so a cassette replays from any working folder and on any machine.
+    root: Path | None = None
 
     def records_host(self, host: str) -> bool:
         """Whether plain HTTP to `host` is recorded and replayed (not let through live)."""

@@ -30,7 +30,7 @@ from pytest_llm.cassettes.interaction import (
 from pytest_llm.errors import RecordingRefused
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
-from pytest_llm.replay import aiohttp_hook, requests_hook
+from pytest_llm.replay import aiohttp_hook, mcp_http, mcp_stdio, requests_hook, tools
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.on_import import when_imported
 from pytest_llm.replay.plain import (
@@ -197,13 +197,14 @@ class Interceptor:
                 for name in ("MockTransport", "ASGITransport", "WSGITransport")
                 if hasattr(module, name)
             )
-            for client, transport, passthrough, network, method in (
+            for client, transport, passthrough, network, method, mcp in (
                 (
                     module.Client,
                     kit.Transport,
                     kit.Passthrough,
                     module.HTTPTransport,
                     "handle_request",
+                    None,
                 ),
                 (
                     module.AsyncClient,
@@ -211,13 +212,20 @@ class Interceptor:
                     kit.AsyncPassthrough,
                     module.AsyncHTTPTransport,
                     "handle_async_request",
+                    mcp_http.build(module),  # MCP clients are async
                 ),
             ):
-                self._hook(client, transport, passthrough, in_process, _Network(network, method))
+                self._hook(
+                    client, transport, passthrough, in_process, _Network(network, method), mcp
+                )
         # Plain HTTP of the other client libraries an application may use for its tools,
         # hooked when the library is imported (now, or later in the run): never imported here.
         for name, hook in (("requests", requests_hook), ("aiohttp", aiohttp_hook)):
             self._restore.append(when_imported(name, functools.partial(self._hook_library, hook)))
+        # Functions wrapped with pytest_llm.tool find the running test's recorder here.
+        self._restore.append(tools.install(lambda: self.recorder))
+        # MCP servers over stdio: their spawn is answered from the cassette in replay.
+        self._restore.append(mcp_stdio.install(lambda: self.recorder))
 
     def _hook_library(self, hook: ModuleType) -> None:
         restore = hook.install(lambda: self.recorder)
@@ -231,6 +239,7 @@ class Interceptor:
         passthrough: type,
         in_process: tuple[type, ...],
         network: _Network,
+        mcp: type | None = None,
     ) -> None:
         original = client.__dict__["_transport_for_url"]
         interceptor = self
@@ -240,19 +249,23 @@ class Interceptor:
             recorder = interceptor.recorder
             if recorder is None:
                 return inner
-            if recognize_path(url.path) is None and not recorder.settings.records_host(url.host):
+            llm = recognize_path(url.path) is not None
+            if not llm and not recorder.settings.records_host(url.host):
                 # Plain HTTP to a passthrough host: live and unrecorded, which the summary
                 # says, and a refused connection says why nothing answers it in replay.
+                chosen = inner
                 if passes_through(recorder, str(url)) and isinstance(inner, network.cls):
-                    return passthrough(inner, recorder, host_port(str(url)))
-                return inner
-            # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
-            # whose network method a mocking library such as pytest-httpx replaced) is
-            # answered from the cassette when it holds it, and otherwise by the mock.
-            mocked = recorder.vcr is not None and (
-                isinstance(inner, in_process) or network.mocked(inner)
-            )
-            return transport(inner, interceptor, mocked)
+                    chosen = passthrough(inner, recorder, host_port(str(url)))
+            else:
+                # In a pytest-recording test, plain HTTP to a mock (a mock transport, or one
+                # whose network method a mocking library such as pytest-httpx replaced) is
+                # answered from the cassette when it holds it, and otherwise by the mock.
+                mocked = recorder.vcr is not None and (
+                    isinstance(inner, in_process) or network.mocked(inner)
+                )
+                chosen = transport(inner, interceptor, mocked)
+            # MCP over streamable HTTP, on any host: its messages are told apart per request.
+            return chosen if llm or mcp is None else mcp(inner, chosen, recorder)
 
         client._transport_for_url = _transport_for_url  # type: ignore[attr-defined]
         self._restore.append(lambda: setattr(client, "_transport_for_url", original))

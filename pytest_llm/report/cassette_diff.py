@@ -14,6 +14,7 @@ from typing import Any
 from pytest_llm.calls import LLMCall
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.plain_http import is_plain
+from pytest_llm.cassettes.tool_steps import is_tool_step
 from pytest_llm.checks.drift import Scorer, compare_all
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import CassetteError
@@ -44,7 +45,11 @@ def _calls(path: Path, prices: PriceTable | None) -> list[LLMCall]:
     if interactions is None:
         raise CassetteError(path, "no such file")
     # Drift is about model answers; plain HTTP (tools) is left out of the comparison.
-    calls = [LLMCall(i, replayed=True, prices=prices) for i in interactions if not is_plain(i)]
+    calls = [
+        LLMCall(i, replayed=True, prices=prices)
+        for i in interactions
+        if not is_plain(i) and not is_tool_step(i)
+    ]
     for index, call in enumerate(calls):
         call.index = index
     return calls

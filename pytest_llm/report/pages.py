@@ -12,6 +12,7 @@ from typing import Any
 
 from pytest_llm.checks.budget import usd
 from pytest_llm.checks.samples import rate_changed
+from pytest_llm.report import trajectory
 from pytest_llm.report.figures import drifted_calls, stale_calls
 
 _TEXT_LIMIT = 4000  # characters of an answer shown in a report
@@ -137,6 +138,7 @@ def markdown(document: dict[str, Any]) -> str:
     if rates:
         out += [f"### Pass rate changed against the baseline in {len(rates)} test(s)", ""]
         out += [f"- `{_md_cell(t['nodeid'])}`: {_pass_rate(t)}" for t in rates] + [""]
+    out += trajectory.markdown(document["tests"])
     out += [
         "### Tests",
         "",
@@ -302,6 +304,7 @@ def page(document: dict[str, Any]) -> str:
         out.append(f"<h2>Pass rate changed against the baseline in {len(rates)} test(s)</h2><ul>")
         out += [f"<li><code>{e(t['nodeid'])}</code>: {e(_pass_rate(t))}</li>" for t in rates]
         out.append("</ul>")
+    out += trajectory.page(document["tests"])
     out.append("<h2>Tests</h2>")
     out.append(
         "<table><tr><th>test</th><th>calls</th><th>tokens in</th><th>tokens out</th>"
