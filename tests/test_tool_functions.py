@@ -95,7 +95,10 @@ def test_agent(llm):
     assert llm.steps[1].replayed == llm.steps[0].replayed
 """,
     )
-    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    recording = pytester.runpytest("--llm-record=once")
+    recording.assert_outcomes(passed=1)
+    # Three model calls and two tool results, counted alike whether recorded or replayed.
+    recording.stdout.fnmatch_lines(["0 call(s) replayed, 5 recorded, 1 cassette(s) written"])
     assert runs.read_text() == "lookup Oslo\nforecast Oslo\n"
     cassette = yaml.safe_load(
         (pytester.path / "cassettes" / "test_app" / "test_agent.yaml").read_text()
@@ -109,6 +112,7 @@ def test_agent(llm):
     inner_env.stop()
     result = pytester.runpytest("--llm-block-network", "--llm-strict")
     result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["5 call(s) replayed, 0 recorded, 0 cassette(s) written"])
     assert not runs.exists()
 
 

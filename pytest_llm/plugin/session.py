@@ -194,6 +194,8 @@ class RunState:
         for recorder in recorders:
             self.replayed += sum(1 for call in recorder.calls if call.replayed)
             self.replayed += sum(1 for request in recorder.http if request.replayed)
+            # MCP requests and tool functions, as `recorded` counts them when they record.
+            self.replayed += sum(1 for use in recorder.tool_uses if use.replayed)
             self.recorded += recorder.recorded
         if cassette.dirty:
             # A failed re-record keeps the old answers behind the new ones until it passes.
