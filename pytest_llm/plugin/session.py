@@ -15,7 +15,7 @@ from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.checks.samples import baseline_counts, mark_outcome
 from pytest_llm.errors import display
 from pytest_llm.replay.faults import FaultPlan
-from pytest_llm.replay.misses import preload, rerecord_command
+from pytest_llm.replay.misses import rerecord_command
 from pytest_llm.replay.recorder import Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, RecordMode, ReplayTiming, Settings
@@ -87,7 +87,6 @@ class RunState:
 
         Raises CassetteError for an unreadable file.
         """
-        preload()  # what a miss or a stale check needs, loaded before any async call
         scrubber = self.scrubber if vcr is None else self.scrubber.with_filters(vcr.filters)
         reader = None
         if vcr is not None:  # vcrpy's format and its import code: only for such tests

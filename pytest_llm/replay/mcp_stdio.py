@@ -270,10 +270,6 @@ class RecordedServer(Process):
 
 def install(source: Callable[[], Recorder | None]) -> Callable[[], None]:
     """Hook `anyio.open_process` for the run; returns the undo."""
-    if "mcp" in sys.modules:
-        # A miss message compares with deepdiff, imported on first use: for a project that
-        # talks MCP (async), load it now, not on the event loop's thread.
-        import deepdiff  # noqa: F401
     original = anyio.open_process
 
     async def open_process(command: Any, **kwargs: Any) -> Process:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -12,6 +11,7 @@ from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.plain_http import body_part, is_plain
 from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
 from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.replay.json_diff import ABSENT, changes
 from pytest_llm.replay.settings import RecordMode, Settings
 
 if TYPE_CHECKING:
@@ -33,33 +33,16 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _json_path(deepdiff_path: str) -> str:
-    # deepdiff writes root['messages'][0]['content']; people read $.messages[0].content
-    return "$" + re.sub(r"\['([^'\]]*)'\]", r".\1", deepdiff_path.removeprefix("root"))
-
-
-def preload() -> None:
-    """Import what a miss message and a stale check use, when a test starts: they are built in
-    the middle of a call, where an import would block a running event loop."""
-    import deepdiff  # noqa: F401  # slow to import: loaded for tests that take part only
-
-
 def differences(recorded: Any, asked: Any, *, limit: int | None = _MAX_DIFFERENCES) -> list[str]:
     """Field-by-field differences, as `$.path: recorded X, now Y` lines (at most `limit`)."""
-    from deepdiff import DeepDiff  # imported on a miss only: it is slow to import
-
-    diff = DeepDiff(recorded, asked, verbose_level=2, view="tree")
     lines: list[str] = []
-    for change in diff.values():
-        for level in change:
-            path = _json_path(level.path())
-            old, new = level.t1, level.t2
-            if type(old).__name__ == "NotPresent":
-                lines.append(f"{path}: recorded absent, now {_short(new)}")
-            elif type(new).__name__ == "NotPresent":
-                lines.append(f"{path}: recorded {_short(old)}, now absent")
-            else:
-                lines.append(f"{path}: recorded {_short(old)}, now {_short(new)}")
+    for path, old, new in changes(recorded, asked):
+        if old is ABSENT:
+            lines.append(f"{path}: recorded absent, now {_short(new)}")
+        elif new is ABSENT:
+            lines.append(f"{path}: recorded {_short(old)}, now absent")
+        else:
+            lines.append(f"{path}: recorded {_short(old)}, now {_short(new)}")
     lines.sort()
     if limit is not None and len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
