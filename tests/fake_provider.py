@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
 
+import fake_gemini
+
 JSON = dict[str, Any]
 Event = tuple[str | None, JSON | str]  # (SSE event name or None, data)
 
@@ -522,6 +524,9 @@ class FakeProvider:
         seq = next(self._seq)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
+        gemini = fake_gemini.route(path)
+        if gemini is not None and method == "POST":
+            return self._gemini(*gemini, body, seq)
         route = path.split("?", 1)[0].rstrip("/")
         api = next((name for suffix, name in _ROUTES if route.endswith(suffix)), None)
         vendor = "anthropic" if api in ("messages", "count_tokens") else "openai"
@@ -554,6 +559,27 @@ class FakeProvider:
         if isinstance(result, list):
             return _Reply(200, reply_headers, events=result, sse_named=api != "chat")
         return _Reply(200, reply_headers, body=result)
+
+    def _gemini(self, model: str, method: str, body: Any, seq: int) -> _Reply:
+        headers = {"x-gemini-service-tier": "standard", "server-timing": f"gfet4t7; dur={seq}"}
+        status = fake_gemini.ERROR_MODELS.get(model)
+        if model == "flaky-429":
+            key = f"{model}:{method} {_canonical(body)}"
+            with self._lock:
+                self._attempts[key] = self._attempts.get(key, 0) + 1
+                status = 429 if self._attempts[key] == 1 else None
+        if status is None and not isinstance(body, dict):
+            status = 400
+        if status is not None:
+            return _Reply(status, headers, body=fake_gemini.error(status))
+        status, answer, events = fake_gemini.answer(model, method, body, seq)
+        if events:
+            return _Reply(status, headers, events=[(None, e) for e in events], sse_named=False)
+        return _Reply(status, headers, body=answer)
+
+    @property
+    def gemini_base_url(self) -> str:
+        return self.url
 
 
 class _Server(ThreadingHTTPServer):

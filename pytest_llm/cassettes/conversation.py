@@ -9,7 +9,7 @@ from typing import Any
 
 from pytest_llm.calls import LLMCall
 from pytest_llm.cassettes.plain_http import is_plain
-from pytest_llm.providers import recognize_path
+from pytest_llm.providers import endpoint_of
 
 _MAX_EMBEDDING_INPUTS = 5
 
@@ -243,8 +243,7 @@ def view(interaction: dict[str, Any]) -> View:
     if is_plain(interaction):
         return _plain(interaction)
     call = LLMCall(interaction, replayed=True)
-    endpoint = recognize_path(call.endpoint.split("?", 1)[0])
-    operation = endpoint.operation if endpoint else ""
+    operation = endpoint_of(call.provider, call.endpoint).operation
     body = call.request
     if operation == "chat.completions":
         prompt = _openai_chat(body)

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_llm._version import __version__
-from pytest_llm.providers import Endpoint
-from pytest_llm.providers.assemble import assemble
+from pytest_llm.providers import Endpoint, assemble_events
 from pytest_llm.providers.sse import render_sse_chunks
 
 # Statuses whose retry the SDKs schedule from retry-after headers (or back off on their own).
@@ -48,7 +47,7 @@ def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
     response: dict[str, Any] = {"status": exchange.status, "headers": exchange.response_headers}
     answer: Any = exchange.body
     if exchange.events is not None:
-        final = assemble(exchange.endpoint.provider, exchange.path, exchange.events)
+        final = assemble_events(exchange.endpoint.provider, exchange.path, exchange.events)
         response["events"] = exchange.events
         response["final"] = final
         answer = final
@@ -68,13 +67,12 @@ def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
     entry |= {
         "provider": exchange.endpoint.provider,
         "endpoint": exchange.path,
-        "model": exchange.request_body.get("model"),
+        "model": exchange.request_body.get("model") or exchange.endpoint.model or None,
     }
     if isinstance(answer, dict):
-        if answer.get("model") is not None:
-            entry["served_model"] = answer["model"]
-        elif isinstance(answer.get("response"), dict):  # responses error events nest it
-            entry["served_model"] = answer["response"].get("model")
+        served = exchange.endpoint.served_model(answer)
+        if served is not None:
+            entry["served_model"] = served
         if answer.get("system_fingerprint"):
             entry["system_fingerprint"] = answer["system_fingerprint"]
     entry["usage"] = exchange.endpoint.usage(answer).as_dict()

@@ -216,8 +216,14 @@ class _Hooks:
         if self._state is None:
             from pytest_llm.cassettes import load_cache
             from pytest_llm.checks import prices
+            from pytest_llm.errors import ProviderError
             from pytest_llm.plugin.session import RunState
+            from pytest_llm.providers import registry
 
+            try:  # this run's providers: entry points are read now, never during a call
+                registry.load()
+            except ProviderError as exc:
+                raise pytest.UsageError(str(exc)) from None
             cache = getattr(self.config, "cache", None)
             load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
 

@@ -27,7 +27,7 @@ from pytest_llm.cassettes.interaction import (
     sdk_version,
 )
 from pytest_llm.errors import RecordingRefused
-from pytest_llm.providers import Endpoint, recognize, recognize_path
+from pytest_llm.providers import Endpoint, recognize, recognize_path, secret_headers
 from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
 from pytest_llm.replay import aiohttp_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
@@ -36,7 +36,6 @@ from pytest_llm.replay.recorder import Decision, Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY, ReplayTiming
 
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
 _INJECTED = " (injected by pytest-llm)"
 _CUT_MESSAGE = "peer closed connection without sending complete message body" + _INJECTED
 
@@ -75,9 +74,9 @@ class PendingCall:
     def check_can_send(self) -> None:
         """Refuse to send our placeholder key to a real provider while recording."""
         host = str(self.url.host)
+        credentials = secret_headers()
         carries_placeholder = any(
-            name.lower() in _CREDENTIAL_HEADERS and PLACEHOLDER_KEY in value
-            for name, value in self.headers
+            name.lower() in credentials and PLACEHOLDER_KEY in value for name, value in self.headers
         )
         if carries_placeholder and not _is_loopback(host):
             env = _KEY_ENV.get(self.endpoint.provider, "the provider's API key variable")
@@ -485,7 +484,8 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
         fault = str(call.fault)
         provider, path = call.endpoint.provider, str(request.url.path)
         if fault in HTTP_FAULTS:
-            status, headers, content = http_fault(fault, provider, str(call.body.get("model", "")))
+            model = str(call.body.get("model", call.endpoint.model))
+            status, headers, content = http_fault(fault, provider, model)
             body = json.loads(content)
             call.recorder.add_fault(
                 fault_interaction(fault, provider, path, call.body, status, body)
