@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -139,7 +140,22 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     )
 
 
+def _load_providers() -> None:
+    """This run's providers: entry points are read here, never during a call."""
+    from pytest_llm.errors import ProviderError
+    from pytest_llm.providers import registry
+
+    try:
+        registry.load()
+    except ProviderError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # A registered provider that cannot be used is a usage error of the run, said at once;
+    # with none registered, the providers load with the first participating test.
+    if entry_points(group="pytest_llm.providers"):
+        _load_providers()
     for line in options.marker_lines():
         config.addinivalue_line("markers", line)
     run = options.resolve(config)
@@ -216,14 +232,9 @@ class _Hooks:
         if self._state is None:
             from pytest_llm.cassettes import load_cache
             from pytest_llm.checks import prices
-            from pytest_llm.errors import ProviderError
             from pytest_llm.plugin.session import RunState
-            from pytest_llm.providers import registry
 
-            try:  # this run's providers: entry points are read now, never during a call
-                registry.load()
-            except ProviderError as exc:
-                raise pytest.UsageError(str(exc)) from None
+            _load_providers()
             cache = getattr(self.config, "cache", None)
             load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
 
