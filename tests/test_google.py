@@ -110,6 +110,37 @@ def test_gemini_sync_calls_record_then_replay_offline_as_llm_calls(
     assert len(gemini_env.requests) == 4
 
 
+ASYNC = """
+import asyncio
+
+def test_a(llm):
+    async def main():
+        reply = await client.aio.models.generate_content(
+            model="gemini-2.5-pro", contents="Say hi")
+        chunks = [c.text async for c in await client.aio.models.generate_content_stream(
+            model="gemini-2.5-pro", contents="Tell me a story")]
+        count = await client.aio.models.count_tokens(model="gemini-2.5-pro", contents="x y")
+        return reply, chunks, count
+
+    reply, chunks, count = asyncio.run(main())
+    assert reply.text.startswith("[gemini-2.5-pro] reply to: Say hi")
+    assert "".join(chunks) == llm.calls[1].text
+    assert count.total_tokens == 5
+    assert [c.provider for c in llm.calls] == ["google"] * 3
+    assert llm.calls[0].cost_usd > 0
+"""
+
+
+def test_gemini_async_calls_record_then_replay_offline(
+    pytester: pytest.Pytester, gemini_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, ASYNC)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    assert len(gemini_env.requests) == 3
+    _replay_offline(pytester, gemini_env, monkeypatch).assert_outcomes(passed=1)
+    assert len(gemini_env.requests) == 3
+
+
 VERTEX = """
 def test_a(llm):
     reply = vertex.models.generate_content(model="gemini-2.0-flash", contents="Say hi")
@@ -264,3 +295,44 @@ def test_a_key_in_the_query_never_reaches_the_file(
     assert f"key={GEMINI_KEY}" in gemini_env.requests[0].path
     assert GEMINI_KEY not in all_text(pytester.path / "cassettes")
     _replay_offline(pytester, gemini_env, monkeypatch).assert_outcomes(passed=1)
+
+
+ASYNC_FAULTS = """
+import asyncio
+from google.genai import errors
+
+RETRY = types.HttpOptions(
+    base_url=URL,
+    retry_options=types.HttpRetryOptions(attempts=2, initial_delay=0, jitter=0, max_delay=0),
+)
+
+@pytest.mark.llm_faults("rate_limit")
+def test_a(llm):
+    async def main():
+        retrying = genai.Client(http_options=RETRY)
+        return await retrying.aio.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+
+    assert asyncio.run(main()).text.startswith("[gemini-2.5-flash]")
+    assert [(c.fault, c.status) for c in llm.calls] == [("rate_limit", 429), (None, 200)]
+
+@pytest.mark.llm_faults("stream_cut")
+def test_b(llm):
+    async def main():
+        stream = await client.aio.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Tell me a story")
+        return [c.text async for c in stream]
+
+    with pytest.raises(Exception) as raised:
+        asyncio.run(main())
+    assert "Response payload is not completed (injected by pytest-llm)" in str(raised.value)
+    assert [c.fault for c in llm.calls] == ["stream_cut"]
+"""
+
+
+def test_async_faults_go_through_aiohttp_as_gemini_answers(
+    pytester: pytest.Pytester, gemini_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, ASYNC_FAULTS)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    assert len(gemini_env.requests) == 2  # the retry, and the stream fetched whole to be cut
+    _replay_offline(pytester, gemini_env, monkeypatch).assert_outcomes(passed=2)
