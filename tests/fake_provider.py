@@ -42,6 +42,7 @@ _ROUTES = (
     ("/embeddings", "embeddings"),
     ("/messages/count_tokens", "count_tokens"),
     ("/messages", "messages"),
+    ("/complete", "complete"),
 )
 _ERROR_MODELS = {"error-400": 400, "error-404": 404, "always-500": 500}
 _OPENAI_ERRORS: dict[int, tuple[str, str | None, str | None, str]] = {
@@ -141,6 +142,9 @@ def _conversation(api: str, body: JSON) -> list[tuple[str, str]]:
             is_result = item.get("type") == "function_call_output"
             msgs.append(("tool" if is_result else item.get("role", "assistant"), _text(item)))
         return msgs
+    if api == "complete":  # "\n\nHuman: ...\n\nAssistant:"
+        turns = str(body.get("prompt", "")).split("Human:")
+        return [("user", turns[-1].split("Assistant:")[0].strip())]
     for m in body.get("messages") or []:
         content = m.get("content")
         is_result = isinstance(content, list) and any(
@@ -431,12 +435,27 @@ def _count_tokens(body: JSON, a: _Answer) -> JSON:
     return {"input_tokens": a.input_tokens}
 
 
+def _complete(body: JSON, a: _Answer) -> JSON | list[Event]:
+    """Anthropic's legacy Text Completions (`/v1/complete`)."""
+    head = {"type": "completion", "id": a.ids["msg_"].replace("msg_", "compl_"), "model": a.served}
+    text = " " + str(a.text)
+    if not body.get("stream"):
+        return head | {"completion": text, "stop_reason": "stop_sequence", "stop": "\n\nHuman:"}
+    events: list[Event] = [
+        ("completion", head | {"completion": p, "stop_reason": None}) for p in _pieces(text)
+    ]
+    events.insert(1, ("ping", {"type": "ping"}))
+    last = head | {"completion": "", "stop_reason": "stop_sequence", "stop": "\n\nHuman:"}
+    return [*events, ("completion", last)]
+
+
 _BUILDERS = {
     "chat": _chat,
     "responses": _responses,
     "embeddings": _embeddings,
     "messages": _messages,
     "count_tokens": _count_tokens,
+    "complete": _complete,
 }
 
 
@@ -529,7 +548,7 @@ class FakeProvider:
             return self._gemini(*gemini, body, seq)
         route = path.split("?", 1)[0].rstrip("/")
         api = next((name for suffix, name in _ROUTES if route.endswith(suffix)), None)
-        vendor = "anthropic" if api in ("messages", "count_tokens") else "openai"
+        vendor = "anthropic" if api in ("messages", "count_tokens", "complete") else "openai"
         reply_headers = _provider_headers(vendor, seq)
         if api is None or method != "POST":
             return _error(vendor, 404, reply_headers, message=f"Invalid URL ({method} {route})")

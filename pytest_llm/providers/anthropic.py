@@ -54,6 +54,23 @@ def usage(response: dict[str, Any]) -> Usage:
     return Usage(inp, out, inp + out, cached)
 
 
+def _assemble_completion(events: Iterable[Event]) -> dict[str, Any]:
+    """Legacy `/v1/complete` stream events: each `completion` event adds its text."""
+    result: dict[str, Any] = {}
+    pieces: list[str] = []
+    for event in events:
+        data = event.get("data")
+        if not isinstance(data, dict):
+            continue
+        if data.get("type") == "error":
+            result["error"] = data.get("error", data)
+        if data.get("type") != "completion":
+            continue
+        pieces.append(str(data.get("completion") or ""))
+        result |= {k: v for k, v in data.items() if k != "completion" and v is not None}
+    return result | {"completion": "".join(pieces)} if pieces or not result else result
+
+
 def _error(kind: str, message: str) -> dict[str, Any]:
     return {
         "type": "error",
@@ -72,14 +89,18 @@ class Anthropic(Provider):
     key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
 
     def operation(self, path: str) -> str | None:
-        """`/messages/count_tokens` or `/messages`, after any prefix."""
+        """`/messages/count_tokens`, `/messages` or the legacy `/complete`, after any prefix."""
         path = path.rstrip("/")
         if path.endswith("/messages/count_tokens"):
             return "messages.count_tokens"
+        if path.endswith("/complete"):
+            return "complete"
         return "messages" if path.endswith("/messages") else None
 
     def text(self, operation: str, response: dict[str, Any]) -> str:
-        """The concatenated text blocks of a message."""
+        """The concatenated text blocks of a message; a legacy completion's `completion`."""
+        if operation == "complete":
+            return str(response.get("completion") or "")
         return text(operation, response)
 
     def tool_calls(self, operation: str, response: dict[str, Any]) -> list[ToolCall]:
@@ -92,6 +113,8 @@ class Anthropic(Provider):
 
     def assemble(self, operation: str, events: Iterable[Event]) -> dict[str, Any] | None:
         """Stream events applied to `message_start.message`, as the SDK's MessageStream."""
+        if operation == "complete":
+            return _assemble_completion(events)
         return assemble_anthropic_messages(events) if operation == "messages" else None
 
     def fault(self, fault: str, model: str, note: str) -> FaultAnswer:
