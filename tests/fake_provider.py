@@ -30,6 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
 
+import fake_bedrock
 import fake_gemini
 
 JSON = dict[str, Any]
@@ -86,6 +87,7 @@ class _Reply:
     body: JSON | None = None
     events: list[Event] | None = None  # set for SSE replies
     sse_named: bool = True  # OpenAI chat streams have no `event:` lines
+    frames: list[bytes] | None = None  # set for AWS eventstream replies (Bedrock)
 
 
 @dataclass
@@ -543,6 +545,9 @@ class FakeProvider:
         seq = next(self._seq)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
+        bedrock = fake_bedrock.route(path)
+        if bedrock is not None and method == "POST":
+            return self._bedrock(*bedrock, body, seq)
         gemini = fake_gemini.route(path)
         if gemini is not None and method == "POST":
             return self._gemini(*gemini, body, seq)
@@ -578,6 +583,30 @@ class FakeProvider:
         if isinstance(result, list):
             return _Reply(200, reply_headers, events=result, sse_named=api != "chat")
         return _Reply(200, reply_headers, body=result)
+
+    def _bedrock(self, model: str, operation: str, body: Any, seq: int) -> _Reply:
+        headers = {"x-amzn-requestid": f"req-{seq:06d}"}
+        if "flaky-429" in model:
+            key = f"{model}:{operation} {_canonical(body)}"
+            with self._lock:
+                self._attempts[key] = self._attempts.get(key, 0) + 1
+                if self._attempts[key] == 1:
+                    headers["x-amzn-errortype"] = "ThrottlingException:http://internal.amazon.com/"
+                    return _Reply(429, headers, body=fake_bedrock.throttled())
+        stream = operation.endswith("stream")
+        if operation.startswith("converse"):
+            answer, frames = fake_bedrock.converse(model, body, stream)
+            if stream:
+                return _Reply(200, headers, frames=frames)
+            return _Reply(200, headers, body=answer)
+        request = dict(body) | {"model": model, "stream": stream}
+        result = _messages(request, _answer("messages", request, seq, self.served_suffix))
+        if isinstance(result, list):
+            frames = fake_bedrock.chunk_frames(
+                [data for _, data in result if isinstance(data, dict)]
+            )
+            return _Reply(200, headers, frames=frames)
+        return _Reply(200, headers, body=result)
 
     def _gemini(self, model: str, method: str, body: Any, seq: int) -> _Reply:
         headers = {"x-gemini-service-tier": "standard", "server-timing": f"gfet4t7; dur={seq}"}
@@ -693,7 +722,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             delay = 0.0
         try:
-            if reply.events is None:
+            if reply.frames is not None:
+                self._send_frames(reply)
+            elif reply.events is None:
                 self._send_json(reply, delay, "gzip" in headers.get("accept-encoding", ""))
             else:
                 self._send_events(reply, delay)
@@ -716,6 +747,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_frames(self, reply: _Reply) -> None:
+        self._start(reply, fake_bedrock.CONTENT_TYPE)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for payload in reply.frames or []:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))  # one chunk per frame
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _send_events(self, reply: _Reply, delay: float) -> None:
         self._start(reply, "text/event-stream; charset=utf-8")

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_llm._version import __version__
-from pytest_llm.providers import Endpoint, assemble_events
-from pytest_llm.providers.sse import render_sse_chunks
+from pytest_llm.providers import Endpoint, assemble_events, stream_format
 
 # Statuses whose retry the SDKs schedule from retry-after headers (or back off on their own).
 _RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -96,7 +95,9 @@ def replay_headers(interaction: dict[str, Any]) -> list[tuple[str, str]]:
     response = interaction["response"]
     headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
     if "events" in response:
-        headers["content-type"] = "text/event-stream; charset=utf-8"
+        headers["content-type"] = stream_format(
+            str(interaction.get("provider"))
+        ).stream_content_type
     elif "body" in response:
         headers.setdefault("content-type", "application/json")
     if response["status"] in _RETRYABLE and _delay_s(headers) <= _MAX_HONOURED_DELAY_S:
@@ -138,7 +139,7 @@ def replay_events(interaction: dict[str, Any]) -> list[bytes]:
         entry = _RENDERED.get(id(events))
     if entry is not None and entry[0] is events:
         return list(entry[1])
-    chunks = render_sse_chunks(events)
+    chunks = stream_format(str(interaction.get("provider"))).render_stream(events)
     with _RENDERED_LOCK:
         if len(_RENDERED) >= _RENDERED_MAX:
             del _RENDERED[next(iter(_RENDERED))]

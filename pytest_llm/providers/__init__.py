@@ -27,6 +27,8 @@ __all__ = [
     "recognize_path",
     "secret_headers",
     "secret_params",
+    "stream_content_types",
+    "stream_format",
 ]
 
 _NONE = Provider()
@@ -114,6 +116,16 @@ def assemble_events(provider: str, path: str, events: Iterable[Event]) -> dict[s
     known = get(provider)
     operation = known.operation(path.split("?", 1)[0].split("#", 1)[0]) if known else None
     return known.assemble(operation, events) if known and operation else None
+
+
+def stream_format(provider: str) -> Provider:
+    """The provider whose stream format a stored stream of `provider` is written in."""
+    return get(provider) or _NONE
+
+
+def stream_content_types() -> frozenset[str]:
+    """Every registered provider's stream content type, without parameters."""
+    return frozenset(p.stream_content_type.split(";", 1)[0] for p in providers())
 
 
 def secret_headers() -> frozenset[str]:

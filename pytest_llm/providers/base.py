@@ -9,13 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+from pytest_llm.providers.sse import SSEDecoder, render_sse_chunks
 from pytest_llm.usage import ToolCall, Usage
 
-__all__ = ["DeclaredSchema", "FaultAnswer", "Provider"]
+__all__ = ["DeclaredSchema", "FaultAnswer", "Provider", "StreamDecoder"]
 
 Event = Mapping[str, Any]
+
+
+class StreamDecoder(Protocol):
+    """Turns a stream's bytes, however chunked, into the events stored in a cassette."""
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """The events that `chunk` completes."""
+        ...
+
+    def flush(self) -> list[dict[str, Any]]:
+        """The events left when the stream ends."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +107,17 @@ class Provider:
         """The model that answered, as the response names it."""
         value = response.get("model")
         return str(value) if value is not None else None
+
+    #: The content type of its streams (SSE unless it says otherwise).
+    stream_content_type: ClassVar[str] = "text/event-stream; charset=utf-8"
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A decoder of one live stream's bytes into stored events (SSE by default)."""
+        return SSEDecoder()
+
+    def render_stream(self, events: list[dict[str, Any]]) -> list[bytes]:
+        """Stored events back into wire chunks, one per event, for replay."""
+        return render_sse_chunks(events)
 
     def assemble(self, operation: str, events: Iterable[Event]) -> dict[str, Any] | None:
         """Fold a recorded stream's decoded events into the non-streaming answer."""

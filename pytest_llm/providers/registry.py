@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from pytest_llm.errors import ProviderError
 from pytest_llm.providers.anthropic import Anthropic
 from pytest_llm.providers.base import Provider
+from pytest_llm.providers.bedrock import Bedrock
 from pytest_llm.providers.google import Google
 from pytest_llm.providers.openai import OpenAI
 
@@ -26,7 +27,7 @@ __all__ = ["BUILTIN", "GROUP", "get", "load", "providers"]
 GROUP = "pytest_llm.providers"
 # Built-in formats first. Their paths do not overlap, except OpenAI's generic suffixes,
 # which go last so a more specific format is asked before them.
-BUILTIN: tuple[Provider, ...] = (Anthropic(), Google(), OpenAI())
+BUILTIN: tuple[Provider, ...] = (Anthropic(), Bedrock(), Google(), OpenAI())
 
 _lock = threading.Lock()
 _loaded: tuple[Provider, ...] | None = None

@@ -13,8 +13,8 @@ from typing import Any
 
 from pytest_llm.cassettes.interaction import Exchange, sdk_version
 from pytest_llm.errors import RecordingRefused
-from pytest_llm.providers import Endpoint, secret_headers
-from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
+from pytest_llm.providers import Endpoint, secret_headers, stream_content_types
+from pytest_llm.providers.sse import looks_like_sse
 from pytest_llm.replay.recorder import Decision, Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY
@@ -103,8 +103,13 @@ class PendingCall:
         try:
             exchange = self.exchange(status, headers, body=json.loads(text) if text else None)
         except ValueError:
-            if looks_like_sse(text):
-                events = SSEDecoder().feed(content)
+            streamed = any(
+                k.lower() == "content-type" and v.split(";", 1)[0] in stream_content_types()
+                for k, v in headers
+            )
+            if streamed or looks_like_sse(text):
+                decoder = self.endpoint.format.stream_decoder()
+                events = decoder.feed(content) + decoder.flush()
                 exchange = self.exchange(status, headers, events=events)
             else:
                 exchange = self.exchange(status, headers, text=text)
@@ -118,7 +123,7 @@ class StreamCapture:
         self.call = call
         self.status = status
         self.headers = headers
-        self.decoder = SSEDecoder()
+        self.decoder = call.endpoint.format.stream_decoder()
         self.events: list[dict[str, Any]] = []
         self.ttft_s: float | None = None
         self.done = False

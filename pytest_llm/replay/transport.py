@@ -23,7 +23,7 @@ from pytest_llm.cassettes.interaction import (
     replay_events,
     replay_headers,
 )
-from pytest_llm.providers import recognize, recognize_path
+from pytest_llm.providers import recognize, recognize_path, stream_content_types
 from pytest_llm.replay import aiohttp_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.pending import PendingCall, StreamCapture
@@ -178,7 +178,8 @@ class _Network:
 
 
 def _is_event_stream(headers: Any) -> bool:
-    return "text/event-stream" in headers.get("content-type", "")
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in stream_content_types()
 
 
 def _live_headers(headers: Any) -> list[tuple[str, str]]:

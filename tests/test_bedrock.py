@@ -1,0 +1,96 @@
+"""Amazon Bedrock through `AnthropicBedrock` and boto3's `bedrock-runtime`: LLM calls whose
+eventstream frames are stored decoded and replayed as valid frames."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+from fake_provider import FakeProvider
+from kit import all_text
+
+pytest.importorskip("botocore")
+
+ACCESS_KEY = "AKIAPLANTEDACCESSKEY01"
+SECRET_KEY = "planted/secret/access/key/0123456789"
+SESSION_TOKEN = "planted-session-token-0123456789"
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+
+PRELUDE = f"""
+import json
+import os
+import pytest
+import boto3
+from anthropic import AnthropicBedrock
+
+URL = os.environ["FAKE_URL"]
+MODEL = "{MODEL}"
+bedrock = AnthropicBedrock(aws_region="us-east-1", base_url=URL)
+runtime = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=URL)
+HI = [{{"role": "user", "content": "Say hi"}}]
+"""
+
+
+@pytest.fixture
+def aws_env(inner_env: FakeProvider, monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    """Planted AWS credentials, a session token among them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", SESSION_TOKEN)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_BEARER_TOKEN_BEDROCK"):
+        monkeypatch.delenv(name, raising=False)
+    return inner_env
+
+
+def _write(pytester: pytest.Pytester, body: str) -> None:
+    pytester.makepyfile(test_app=PRELUDE + textwrap.dedent(body))
+
+
+def _replay(
+    pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> pytest.RunResult:
+    """Offline, signed with other credentials: they are not part of any key."""
+    provider.stop()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHER")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "other")
+    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    return pytester.runpytest()
+
+
+def _stored(pytester: pytest.Pytester) -> list[dict]:
+    path = pytester.path / "cassettes" / "test_app" / "test_a.yaml"
+    return list(yaml.safe_load(path.read_text())["interactions"])
+
+
+ANTHROPIC_BEDROCK = """
+def test_a(llm):
+    reply = bedrock.messages.create(model=MODEL, max_tokens=50, messages=HI)
+    with bedrock.messages.stream(model=MODEL, max_tokens=50, messages=HI) as stream:
+        streamed = stream.get_final_message()
+    assert reply.content[0].text.startswith(f"[{MODEL}] reply to: Say hi")
+    assert streamed.content[0].text.startswith(f"[{MODEL}] reply to: Say hi")
+    assert [(c.provider, c.model) for c in llm.calls] == [("bedrock", MODEL)] * 2
+    assert [c.text for c in llm.calls] == [reply.content[0].text, streamed.content[0].text]
+    assert llm.calls[1].usage.output_tokens == streamed.usage.output_tokens > 0
+"""
+
+
+def test_anthropic_bedrock_records_decoded_frames_and_replays_them(
+    pytester: pytest.Pytester, aws_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, ANTHROPIC_BEDROCK)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    stored = _stored(pytester)
+    assert [i["endpoint"] for i in stored] == [
+        f"/model/{MODEL}/invoke",
+        f"/model/{MODEL}/invoke-with-response-stream",
+    ]
+    events = stored[1]["response"]["events"]
+    assert events[0] == {"event": "chunk", "data": events[0]["data"]}
+    assert events[0]["data"]["type"] == "message_start"  # decoded, not base64
+    text = all_text(pytester.path / "cassettes")
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "x-amz-security-token"):
+        assert secret not in text
+    _replay(pytester, aws_env, monkeypatch).assert_outcomes(passed=1)
+    assert len(aws_env.requests) == 2
