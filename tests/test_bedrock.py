@@ -94,3 +94,78 @@ def test_anthropic_bedrock_records_decoded_frames_and_replays_them(
         assert secret not in text
     _replay(pytester, aws_env, monkeypatch).assert_outcomes(passed=1)
     assert len(aws_env.requests) == 2
+
+
+BOTO3 = """
+from botocore.config import Config
+from pytest_llm import assert_json_schema
+
+WEATHER = {"toolSpec": {"name": "get_weather", "inputSchema": {"json": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}}
+USER = [{"role": "user", "content": [{"text": "Say hi"}]}]
+CONFIG = {"maxTokens": 50, "temperature": 0.5}
+
+def test_a(llm):
+    said = runtime.converse(modelId=MODEL, messages=USER, inferenceConfig=CONFIG)
+    streamed = runtime.converse_stream(modelId=MODEL, messages=USER, inferenceConfig=CONFIG)
+    pieces = [e["contentBlockDelta"]["delta"]["text"] for e in streamed["stream"]
+              if "contentBlockDelta" in e]
+    weather = [{"role": "user", "content": [{"text": "What is the weather in Oslo?"}]}]
+    tool = runtime.converse(modelId=MODEL, messages=weather, toolConfig={"tools": [WEATHER]})
+    body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                       "messages": [{"role": "user", "content": "Say hi"}]})
+    invoked = json.loads(runtime.invoke_model(modelId=MODEL, body=body)["body"].read())
+    events = [json.loads(e["chunk"]["bytes"]) for e in
+              runtime.invoke_model_with_response_stream(modelId=MODEL, body=body)["body"]]
+
+    text = said["output"]["message"]["content"][0]["text"]
+    assert text == f"[{MODEL}] reply to: Say hi" == "".join(pieces)
+    assert invoked["content"][0]["text"].startswith(f"[{MODEL}] reply to: Say hi")
+    assert events[0]["type"] == "message_start"
+    calls = llm.calls
+    assert [c.provider for c in calls] == ["bedrock"] * 5
+    assert {c.model for c in calls} == {MODEL}
+    assert calls[0].text == text == calls[1].text
+    assert calls[0].usage.input_tokens == said["usage"]["inputTokens"]
+    assert calls[1].usage.total_tokens == calls[0].usage.total_tokens
+    asked = [(t.name, t.arguments) for t in calls[2].tool_calls]
+    assert asked == [("get_weather", {"city": "Oslo"})]
+    assert_json_schema(calls[2], tool="get_weather")
+    assert calls[3].text == invoked["content"][0]["text"]
+    assert calls[4].text.startswith(f"[{MODEL}] reply to: Say hi")
+
+@pytest.mark.llm_faults("rate_limit", provider="bedrock")
+def test_b(llm):
+    once = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=URL,
+                        config=Config(retries={"max_attempts": 0, "mode": "legacy"}))
+    with pytest.raises(once.exceptions.ThrottlingException) as raised:
+        once.converse(modelId=MODEL, messages=USER)
+    assert "Too many requests, please wait (injected by pytest-llm)" in str(raised.value)
+    assert [(c.fault, c.status) for c in llm.calls] == [("rate_limit", 429)]
+"""
+
+
+def test_boto3_bedrock_runtime_records_and_replays_every_operation(
+    pytester: pytest.Pytester, aws_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, BOTO3)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    stored = _stored(pytester)
+    assert [i["endpoint"].rsplit("/", 1)[1] for i in stored] == [
+        "converse",
+        "converse-stream",
+        "converse",
+        "invoke",
+        "invoke-with-response-stream",
+    ]
+    assert stored[1]["response"]["events"][0] == {
+        "event": "messageStart",
+        "data": {"role": "assistant", "p": "ab"},
+    }
+    assert stored[1]["response"]["final"]["stopReason"] == "end_turn"
+    text = all_text(pytester.path / "cassettes")
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN):
+        assert secret not in text
+    assert len(aws_env.requests) == 5
+    _replay(pytester, aws_env, monkeypatch).assert_outcomes(passed=2)
+    assert len(aws_env.requests) == 5

@@ -15,44 +15,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from pytest_llm.cassettes.interaction import replay_body, replay_events, replay_headers
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
-from pytest_llm.replay.pending import PendingCall, StreamCapture
+from pytest_llm.replay.pending import PendingCall, Prepare, StreamCapture, as_headers, as_url
 from pytest_llm.replay.plain import prepare_plain, replay_parts
 
 if TYPE_CHECKING:
     from pytest_llm.replay.recorder import Recorder
 
-# Decides an LLM call: (method, URL, headers, body bytes) -> the pending call, or None.
-Prepare = Callable[[str, Any, Any, bytes], PendingCall | None]
 _INJECTED = " (injected by pytest-llm)"
-
-
-class _Url:
-    """The parts of a URL the LLM path reads, named as httpx names them."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        parts = urlsplit(url)
-        self.path, self.query, self.host = parts.path, parts.query, parts.hostname or ""
-
-    def __str__(self) -> str:
-        return self._url
-
-
-class _Headers:
-    """Request headers with httpx's `multi_items`."""
-
-    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
-        self._items = list(items)
-
-    def multi_items(self) -> list[tuple[str, str]]:
-        return list(self._items)
 
 
 class _Unkeyable(Exception):
@@ -207,7 +183,7 @@ def install(
         if content_type and "content-type" not in headers:
             headers["content-type"] = content_type
         if prepare is not None:
-            pending = prepare(method, _Url(str(url)), _Headers(headers.items()), content)
+            pending = prepare(method, as_url(str(url)), as_headers(headers.items()), content)
             if pending is not None:
                 return await llm(pending, self, method, str_or_url, url, headers, kwargs)
         call = prepare_plain(recorder, method, str(url), headers.items(), content, "aiohttp")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_llm.cassettes.interaction import Exchange, sdk_version
 from pytest_llm.errors import RecordingRefused
@@ -144,3 +146,39 @@ class StreamCapture:
             self.status, self.headers, events=self.events, ttft_s=self.ttft_s
         )
         self.call.recorder.record(exchange)
+
+
+# Decides an LLM call: (method, URL, headers, body bytes) -> the pending call, or None.
+Prepare = Callable[[str, Any, Any, bytes], PendingCall | None]
+
+
+class RequestUrl:
+    """The parts of a URL the LLM path reads, named as httpx names them."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        parts = urlsplit(url)
+        self.path, self.query, self.host = parts.path, parts.query, parts.hostname or ""
+
+    def __str__(self) -> str:
+        return self._url
+
+
+class RequestHeaders:
+    """Request headers with httpx's `multi_items`."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items = list(items)
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+def as_url(url: str) -> RequestUrl:
+    """A URL string as the LLM path reads it."""
+    return RequestUrl(url)
+
+
+def as_headers(items: Iterable[tuple[str, str]]) -> RequestHeaders:
+    """Header pairs as the LLM path reads them."""
+    return RequestHeaders(items)

@@ -24,7 +24,7 @@ from pytest_llm.cassettes.interaction import (
     replay_headers,
 )
 from pytest_llm.providers import recognize, recognize_path, stream_content_types
-from pytest_llm.replay import aiohttp_hook, requests_hook
+from pytest_llm.replay import aiohttp_hook, botocore_hook, requests_hook
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.pending import PendingCall, StreamCapture
 from pytest_llm.replay.plain import PlainCall, prepare_plain, replay_parts
@@ -76,6 +76,7 @@ class Interceptor:
         for restore in (
             requests_hook.install(lambda: self.recorder),
             aiohttp_hook.install(lambda: self.recorder, self.prepare),
+            botocore_hook.install(self.prepare),
         ):
             if restore is not None:
                 self._restore.append(restore)
