@@ -50,11 +50,11 @@ def _write(pytester: pytest.Pytester, body: str) -> None:
 def _replay(
     pytester: pytest.Pytester, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.RunResult:
-    """Offline, signed with other credentials: they are not part of any key."""
+    """Offline and with no AWS credentials: the clients sign with the plugin's placeholder,
+    at another X-Amz-Date, and neither is part of any key."""
     provider.stop()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAOTHER")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "other")
-    monkeypatch.delenv("AWS_SESSION_TOKEN")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
     return pytester.runpytest()
 
 

@@ -20,8 +20,8 @@ import pytest
 from pytest_llm.plugin import options, vcr_compat
 from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
 from pytest_llm.replay.settings import (
-    KEY_ENV,
     PASSTHROUGH_HOSTS,
+    PLACEHOLDER_ENV,
     PLACEHOLDER_KEY,
     RecordMode,
     Settings,
@@ -174,7 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.mode is RecordMode.NONE and run.placeholder_keys:
         # Test modules build clients at import time, during collection: the keys must be
         # in place now. No request leaves the machine in replay.
-        placed = [name for name in KEY_ENV.values() if not os.environ.get(name)]
+        placed = [name for name in PLACEHOLDER_ENV if not os.environ.get(name)]
         for name in placed:
             os.environ[name] = PLACEHOLDER_KEY
         config.stash[_PLACEHOLDERS] = placed

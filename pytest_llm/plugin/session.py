@@ -71,6 +71,8 @@ class RunState:
                 "AZURE_OPENAI_API_KEY",
                 "ANTHROPIC_AUTH_TOKEN",
                 "GOOGLE_API_KEY",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
             )
             if (value := os.environ.get(name, "")) and value != PLACEHOLDER_KEY
         )
