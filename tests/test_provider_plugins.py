@@ -86,7 +86,7 @@ def test_an_entry_point_that_is_no_provider_is_a_usage_error(
 
 
 def test_the_built_in_providers_recognise_their_paths_and_bodies() -> None:
-    assert [p.name for p in BUILTIN] == ["anthropic", "google", "openai"]
+    assert [p.name for p in BUILTIN] == ["anthropic", "bedrock", "google", "openai"]
     path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     found = recognize("POST", path, {"contents": []})
     assert found == Endpoint("google", "stream_generate_content")
@@ -95,3 +95,8 @@ def test_the_built_in_providers_recognise_their_paths_and_bodies() -> None:
     assert recognize_path(vertex) == Endpoint("google", "embed_content")
     assert recognize_path("/v1/projects/p/locations/l/endpoints/123:predict") is None
     assert recognize("POST", "/v1/messages", {"messages": []}) is None  # no model: not a call
+    boto3_path = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream"
+    found = recognize("POST", boto3_path, {"messages": []})
+    assert found == Endpoint("bedrock", "converse_stream")
+    assert found is not None and found.model == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert recognize("GET", boto3_path, {}) is None
