@@ -25,13 +25,14 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
 
 import fake_bedrock
 import fake_gemini
+import fake_ollama
 
 JSON = dict[str, Any]
 Event = tuple[str | None, JSON | str]  # (SSE event name or None, data)
@@ -88,6 +89,7 @@ class _Reply:
     events: list[Event] | None = None  # set for SSE replies
     sse_named: bool = True  # OpenAI chat streams have no `event:` lines
     frames: list[bytes] | None = None  # set for AWS eventstream replies (Bedrock)
+    ndjson: list[JSON] | None = None  # set for NDJSON stream replies (Ollama)
 
 
 @dataclass
@@ -545,6 +547,11 @@ class FakeProvider:
         seq = next(self._seq)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
+        if path.split("?", 1)[0].rstrip("/").endswith("/api/chat") and isinstance(body, dict):
+            answer, lines = fake_ollama.chat(body)
+            if answer is not None:
+                return _Reply(200, {}, body=answer)
+            return _Reply(200, {}, ndjson=lines)
         bedrock = fake_bedrock.route(path)
         if bedrock is not None and method == "POST":
             return self._bedrock(*bedrock, body, seq)
@@ -722,7 +729,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             delay = 0.0
         try:
-            if reply.frames is not None:
+            if reply.ndjson is not None:
+                frames = [json.dumps(line).encode() + b"\n" for line in reply.ndjson]
+                self._send_frames(replace(reply, frames=frames), "application/x-ndjson")
+            elif reply.frames is not None:
                 self._send_frames(reply)
             elif reply.events is None:
                 self._send_json(reply, delay, "gzip" in headers.get("accept-encoding", ""))
@@ -748,8 +758,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_frames(self, reply: _Reply) -> None:
-        self._start(reply, fake_bedrock.CONTENT_TYPE)
+    def _send_frames(self, reply: _Reply, kind: str = fake_bedrock.CONTENT_TYPE) -> None:
+        self._start(reply, kind)
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for payload in reply.frames or []:

@@ -86,7 +86,7 @@ def test_an_entry_point_that_is_no_provider_is_a_usage_error(
 
 
 def test_the_built_in_providers_recognise_their_paths_and_bodies() -> None:
-    assert [p.name for p in BUILTIN] == ["anthropic", "bedrock", "google", "openai"]
+    assert [p.name for p in BUILTIN] == ["anthropic", "bedrock", "google", "ollama", "openai"]
     path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     found = recognize("POST", path, {"contents": []})
     assert found == Endpoint("google", "stream_generate_content")

@@ -20,6 +20,7 @@ from pytest_llm.providers.anthropic import Anthropic
 from pytest_llm.providers.base import Provider
 from pytest_llm.providers.bedrock import Bedrock
 from pytest_llm.providers.google import Google
+from pytest_llm.providers.ollama import Ollama
 from pytest_llm.providers.openai import OpenAI
 
 __all__ = ["BUILTIN", "GROUP", "get", "load", "providers"]
@@ -27,7 +28,7 @@ __all__ = ["BUILTIN", "GROUP", "get", "load", "providers"]
 GROUP = "pytest_llm.providers"
 # Built-in formats first. Their paths do not overlap, except OpenAI's generic suffixes,
 # which go last so a more specific format is asked before them.
-BUILTIN: tuple[Provider, ...] = (Anthropic(), Bedrock(), Google(), OpenAI())
+BUILTIN: tuple[Provider, ...] = (Anthropic(), Bedrock(), Google(), Ollama(), OpenAI())
 
 _lock = threading.Lock()
 _loaded: tuple[Provider, ...] | None = None
