@@ -169,3 +169,37 @@ def test_boto3_bedrock_runtime_records_and_replays_every_operation(
     assert len(aws_env.requests) == 5
     _replay(pytester, aws_env, monkeypatch).assert_outcomes(passed=2)
     assert len(aws_env.requests) == 5
+
+
+BOTO3_BROKEN = """
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
+
+USER = [{"role": "user", "content": [{"text": "Say hi"}]}]
+once = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=URL,
+                    config=Config(retries={"max_attempts": 0, "mode": "legacy"}))
+
+@pytest.mark.llm_faults("timeout", provider="bedrock")
+def test_a(llm):
+    with pytest.raises(ReadTimeoutError) as raised:
+        once.converse(modelId=MODEL, messages=USER)
+    assert "(injected by pytest-llm)" in str(raised.value)
+    assert [c.fault for c in llm.calls] == ["timeout"]
+
+@pytest.mark.llm_faults("stream_cut", provider="bedrock")
+def test_b(llm):
+    streamed = once.converse_stream(modelId=MODEL, messages=USER)
+    with pytest.raises(Exception) as raised:
+        list(streamed["stream"])
+    assert "Response ended prematurely (injected by pytest-llm)" in str(raised.value)
+    assert [c.fault for c in llm.calls] == ["stream_cut"]
+"""
+
+
+def test_boto3_timeouts_and_cut_streams_are_injected_as_botocore_raises_them(
+    pytester: pytest.Pytester, aws_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(pytester, BOTO3_BROKEN)
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=2)
+    assert len(aws_env.requests) == 1  # the cut stream is fetched whole once, then cut
+    _replay(pytester, aws_env, monkeypatch).assert_outcomes(passed=2)
