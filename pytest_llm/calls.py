@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llm.checks.prices import PriceTable, default_table
-from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.providers import Endpoint, endpoint_of
 from pytest_llm.steps import MODEL, TOOL, RequestedToolCall, Step, ToolUse
 from pytest_llm.usage import ToolCall, Usage, as_int
 
@@ -31,11 +31,11 @@ class LLMCall:
 
     @cached_property
     def _endpoint(self) -> Endpoint:
-        return recognize_path(self.endpoint) or Endpoint(self.provider, "")
+        return endpoint_of(self.provider, self.endpoint)
 
     @property
     def provider(self) -> str:
-        """`"openai"` or `"anthropic"`."""
+        """The wire format: `"openai"`, `"anthropic"`, `"google"` or a registered one."""
         return str(self.interaction.get("provider", ""))
 
     @property
@@ -53,7 +53,8 @@ class LLMCall:
     @property
     def model(self) -> str:
         """The model the application asked for."""
-        return str(self.request.get("model", ""))
+        # Gemini names the model in the path, not the body.
+        return str(self.request.get("model", self._endpoint.model))
 
     @property
     def status(self) -> int:

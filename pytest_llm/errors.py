@@ -38,3 +38,7 @@ class ReplayMiss(BaseException):
 
 class RecordingRefused(BaseException):
     """Recording would send a placeholder API key to a real provider."""
+
+
+class ProviderError(Exception):
+    """A provider registered through the `pytest_llm.providers` entry point that is unusable."""

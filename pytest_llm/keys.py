@@ -186,7 +186,8 @@ def key_fields(
     match_on = spec.match_on
     fields: dict[str, Any] = {"endpoint": f"{endpoint.provider}.{endpoint.operation}"}
     prompt: dict[str, Any] = {}
-    for name, value in canonical_request(body, spec.ignore).items():
+    canonical = endpoint.key_view(canonical_request(body, spec.ignore))
+    for name, value in canonical.items():
         if name in ("model", "stream"):
             if name in match_on:
                 fields[name] = value
@@ -196,7 +197,7 @@ def key_fields(
         elif "prompt" in match_on:
             prompt[name] = value
     if "stream" in match_on:
-        fields["stream"] = bool(body.get("stream"))
+        fields["stream"] = bool(canonical.get("stream"))
     if prompt:
         fields["prompt"] = prompt
     return fields

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from pytest_llm.providers import secret_headers, secret_params
+
 SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -73,7 +75,11 @@ class Scrubber:
     """Removes the default secrets plus the user's `llm_scrub_headers` and `llm_scrub_patterns`."""
 
     def __init__(self, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> None:
-        self.secret_headers = SECRET_HEADERS | {h.strip().lower() for h in headers if h.strip()}
+        self.secret_headers = (
+            SECRET_HEADERS | secret_headers() | {h.strip().lower() for h in headers if h.strip()}
+        )
+        # Every provider's credential parameters (Gemini's `key=`), as registered for this run.
+        self.secret_query = SECRET_QUERY | secret_params()
         self.patterns = [re.compile(p) for p in patterns if p]
         self._known: list[str] = []  # only ever grows (see remember)
         self._by_length: list[str] = []  # _known, longest first
@@ -106,7 +112,7 @@ class Scrubber:
                 token = value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value
                 found.append(token.strip())
         for name, value in parse_qsl(query, keep_blank_values=True) if query else ():
-            if name.lower() in SECRET_QUERY:
+            if name.lower() in self.secret_query:
                 found.append(value)
         self.remember(found)
         # Longest first, so a key is never half-replaced by a shorter one inside it.
@@ -138,7 +144,7 @@ class Scrubber:
         pairs = parse_qsl(query, keep_blank_values=True)
         return urlencode(
             _filtered(
-                [(k, v) for k, v in pairs if k.lower() not in SECRET_QUERY], self.filters.query
+                [(k, v) for k, v in pairs if k.lower() not in self.secret_query], self.filters.query
             )
         )
 

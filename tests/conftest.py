@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -23,6 +24,9 @@ import pytest
 # first inside an inner run, its parser would build nodes of the dropped `yaml` module and
 # the next inner run could not read any cassette ("no constructor for the tag None").
 import yaml  # noqa: F401
+
+with contextlib.suppress(ImportError):  # an optional SDK (sdk-range may run without it)
+    from google import genai as _genai  # noqa: F401
 from fake_provider import FakeProvider
 from kit import MCP_SERVER, MCP_TOKEN, with_keys
 from tool_server import ToolServer

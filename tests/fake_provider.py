@@ -25,10 +25,14 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
+
+import fake_bedrock
+import fake_gemini
+import fake_ollama
 
 JSON = dict[str, Any]
 Event = tuple[str | None, JSON | str]  # (SSE event name or None, data)
@@ -40,6 +44,7 @@ _ROUTES = (
     ("/embeddings", "embeddings"),
     ("/messages/count_tokens", "count_tokens"),
     ("/messages", "messages"),
+    ("/complete", "complete"),
 )
 _ERROR_MODELS = {"error-400": 400, "error-404": 404, "always-500": 500}
 _OPENAI_ERRORS: dict[int, tuple[str, str | None, str | None, str]] = {
@@ -83,6 +88,8 @@ class _Reply:
     body: JSON | None = None
     events: list[Event] | None = None  # set for SSE replies
     sse_named: bool = True  # OpenAI chat streams have no `event:` lines
+    frames: list[bytes] | None = None  # set for AWS eventstream replies (Bedrock)
+    ndjson: list[JSON] | None = None  # set for NDJSON stream replies (Ollama)
 
 
 @dataclass
@@ -139,6 +146,9 @@ def _conversation(api: str, body: JSON) -> list[tuple[str, str]]:
             is_result = item.get("type") == "function_call_output"
             msgs.append(("tool" if is_result else item.get("role", "assistant"), _text(item)))
         return msgs
+    if api == "complete":  # "\n\nHuman: ...\n\nAssistant:"
+        turns = str(body.get("prompt", "")).split("Human:")
+        return [("user", turns[-1].split("Assistant:")[0].strip())]
     for m in body.get("messages") or []:
         content = m.get("content")
         is_result = isinstance(content, list) and any(
@@ -459,12 +469,27 @@ def _count_tokens(body: JSON, a: _Answer) -> JSON:
     return {"input_tokens": a.input_tokens}
 
 
+def _complete(body: JSON, a: _Answer) -> JSON | list[Event]:
+    """Anthropic's legacy Text Completions (`/v1/complete`)."""
+    head = {"type": "completion", "id": a.ids["msg_"].replace("msg_", "compl_"), "model": a.served}
+    text = " " + str(a.text)
+    if not body.get("stream"):
+        return head | {"completion": text, "stop_reason": "stop_sequence", "stop": "\n\nHuman:"}
+    events: list[Event] = [
+        ("completion", head | {"completion": p, "stop_reason": None}) for p in _pieces(text)
+    ]
+    events.insert(1, ("ping", {"type": "ping"}))
+    last = head | {"completion": "", "stop_reason": "stop_sequence", "stop": "\n\nHuman:"}
+    return [*events, ("completion", last)]
+
+
 _BUILDERS = {
     "chat": _chat,
     "responses": _responses,
     "embeddings": _embeddings,
     "messages": _messages,
     "count_tokens": _count_tokens,
+    "complete": _complete,
 }
 
 
@@ -553,9 +578,20 @@ class FakeProvider:
         seq = next(self._seq)
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body))
+        if path.split("?", 1)[0].rstrip("/").endswith("/api/chat") and isinstance(body, dict):
+            answer, lines = fake_ollama.chat(body)
+            if answer is not None:
+                return _Reply(200, {}, body=answer)
+            return _Reply(200, {}, ndjson=lines)
+        bedrock = fake_bedrock.route(path)
+        if bedrock is not None and method == "POST":
+            return self._bedrock(*bedrock, body, seq)
+        gemini = fake_gemini.route(path)
+        if gemini is not None and method == "POST":
+            return self._gemini(*gemini, body, seq)
         route = path.split("?", 1)[0].rstrip("/")
         api = next((name for suffix, name in _ROUTES if route.endswith(suffix)), None)
-        vendor = "anthropic" if api in ("messages", "count_tokens") else "openai"
+        vendor = "anthropic" if api in ("messages", "count_tokens", "complete") else "openai"
         reply_headers = _provider_headers(vendor, seq)
         if api is None or method != "POST":
             return _error(vendor, 404, reply_headers, message=f"Invalid URL ({method} {route})")
@@ -591,6 +627,51 @@ class FakeProvider:
         if isinstance(result, list):
             return _Reply(200, reply_headers, events=result, sse_named=api != "chat")
         return _Reply(200, reply_headers, body=result)
+
+    def _bedrock(self, model: str, operation: str, body: Any, seq: int) -> _Reply:
+        headers = {"x-amzn-requestid": f"req-{seq:06d}"}
+        if "flaky-429" in model:
+            key = f"{model}:{operation} {_canonical(body)}"
+            with self._lock:
+                self._attempts[key] = self._attempts.get(key, 0) + 1
+                if self._attempts[key] == 1:
+                    headers["x-amzn-errortype"] = "ThrottlingException:http://internal.amazon.com/"
+                    return _Reply(429, headers, body=fake_bedrock.throttled())
+        stream = operation.endswith("stream")
+        if operation.startswith("converse"):
+            answer, frames = fake_bedrock.converse(model, body, stream)
+            if stream:
+                return _Reply(200, headers, frames=frames)
+            return _Reply(200, headers, body=answer)
+        request = dict(body) | {"model": model, "stream": stream}
+        result = _messages(request, _answer("messages", request, seq, self.served_suffix))
+        if isinstance(result, list):
+            frames = fake_bedrock.chunk_frames(
+                [data for _, data in result if isinstance(data, dict)]
+            )
+            return _Reply(200, headers, frames=frames)
+        return _Reply(200, headers, body=result)
+
+    def _gemini(self, model: str, method: str, body: Any, seq: int) -> _Reply:
+        headers = {"x-gemini-service-tier": "standard", "server-timing": f"gfet4t7; dur={seq}"}
+        status = fake_gemini.ERROR_MODELS.get(model)
+        if model == "flaky-429":
+            key = f"{model}:{method} {_canonical(body)}"
+            with self._lock:
+                self._attempts[key] = self._attempts.get(key, 0) + 1
+                status = 429 if self._attempts[key] == 1 else None
+        if status is None and not isinstance(body, dict):
+            status = 400
+        if status is not None:
+            return _Reply(status, headers, body=fake_gemini.error(status))
+        status, answer, events = fake_gemini.answer(model, method, body, seq)
+        if events:
+            return _Reply(status, headers, events=[(None, e) for e in events], sse_named=False)
+        return _Reply(status, headers, body=answer)
+
+    @property
+    def gemini_base_url(self) -> str:
+        return self.url
 
 
 class _Server(ThreadingHTTPServer):
@@ -685,7 +766,12 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             delay = 0.0
         try:
-            if reply.events is None:
+            if reply.ndjson is not None:
+                frames = [json.dumps(line).encode() + b"\n" for line in reply.ndjson]
+                self._send_frames(replace(reply, frames=frames), "application/x-ndjson")
+            elif reply.frames is not None:
+                self._send_frames(reply)
+            elif reply.events is None:
                 self._send_json(reply, delay, "gzip" in headers.get("accept-encoding", ""))
             else:
                 self._send_events(reply, delay)
@@ -708,6 +794,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    def _send_frames(self, reply: _Reply, kind: str = fake_bedrock.CONTENT_TYPE) -> None:
+        self._start(reply, kind)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for payload in reply.frames or []:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))  # one chunk per frame
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _send_events(self, reply: _Reply, delay: float) -> None:
         self._start(reply, "text/event-stream; charset=utf-8")

@@ -45,7 +45,7 @@ def test_every_packaged_row_is_dated_sourced_and_priced() -> None:
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", info.checked or ""), name
         assert (info.source or "").startswith("https://"), name
         assert info.priced, name
-        assert info.provider in ("openai", "anthropic"), name
+        assert info.provider in ("openai", "anthropic", "google"), name
 
 
 def test_cost_prices_cached_input_and_cache_writes_at_their_own_rates() -> None:

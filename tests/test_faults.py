@@ -295,7 +295,11 @@ def test_bad_fault_markers_are_usage_errors(pytester: pytest.Pytester) -> None:
         ),
         ("", "name at least one fault: rate_limit, "),
         ('"timeout", times=0', "times must be a whole number >= 1, not 0"),
-        ('"timeout", provider="azure"', "provider must be 'openai' or 'anthropic', not 'azure'"),
+        (
+            '"timeout", provider="azure"',
+            "provider must be one of 'anthropic', 'bedrock', 'google', 'ollama', 'openai', "
+            "not 'azure'",
+        ),
         ('"timeout", count=2', "unexpected keyword(s) count; valid: times, model, provider, at"),
     ]:
         pytester.makepyfile(

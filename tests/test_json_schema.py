@@ -18,8 +18,8 @@ import yaml
 
 from pytest_llm.calls import LLM, LLMCall
 from pytest_llm.checks.json_schema import assert_json_schema
+from pytest_llm.providers import assemble_events as assemble
 from pytest_llm.providers import recognize_path
-from pytest_llm.providers.assemble import assemble
 from pytest_llm.providers.sse import looks_like_sse, parse_sse
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

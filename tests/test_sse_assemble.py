@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from pytest_llm.providers import assemble_events as assemble
 from pytest_llm.providers.assemble import (
-    assemble,
     assemble_anthropic_messages,
     assemble_openai_chat,
     assemble_openai_responses,

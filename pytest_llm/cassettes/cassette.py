@@ -13,7 +13,7 @@ from pytest_llm.cassettes.tool_steps import is_tool_step, stored_tool_key
 from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_interaction
 from pytest_llm.errors import CassetteError, display
 from pytest_llm.keys import GROUPS, KeySpec, make_key
-from pytest_llm.providers import recognize_path
+from pytest_llm.providers import endpoint_of, recognize_path
 
 Identity = tuple[str, str]
 Spec = KeySpec | VcrSpec | frozenset[str]
@@ -35,8 +35,8 @@ def interaction_key(interaction: dict[str, Any], match_on: Spec) -> str:
     if is_plain(interaction):  # plain HTTP keys do not depend on match_on
         return stored_key(interaction)
     request = interaction["request"]
-    endpoint = recognize_path(request["path"].split("?", 1)[0])
-    if endpoint is None:
+    endpoint = endpoint_of(str(interaction.get("provider", "")), request["path"])
+    if not endpoint.operation:
         return ""
     return make_key(endpoint, request["body"], match_on)
 

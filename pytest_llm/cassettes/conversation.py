@@ -10,7 +10,7 @@ from typing import Any
 from pytest_llm.calls import LLMCall
 from pytest_llm.cassettes.plain_http import is_plain
 from pytest_llm.cassettes.tool_steps import is_tool_step
-from pytest_llm.providers import recognize_path
+from pytest_llm.providers import endpoint_of
 
 _MAX_EMBEDDING_INPUTS = 5
 
@@ -260,8 +260,7 @@ def view(interaction: dict[str, Any]) -> View:
     if is_tool_step(interaction):
         return _tool_step(interaction)
     call = LLMCall(interaction, replayed=True)
-    endpoint = recognize_path(call.endpoint.split("?", 1)[0])
-    operation = endpoint.operation if endpoint else ""
+    operation = endpoint_of(call.provider, call.endpoint).operation
     body = call.request
     if operation == "chat.completions":
         prompt = _openai_chat(body)

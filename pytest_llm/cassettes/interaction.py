@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_llm._version import __version__
-from pytest_llm.providers import Endpoint
-from pytest_llm.providers.assemble import assemble
-from pytest_llm.providers.sse import render_sse_chunks
+from pytest_llm.providers import Endpoint, assemble_events, stream_format
 
 # Statuses whose retry the SDKs schedule from retry-after headers (or back off on their own).
 _RETRYABLE = frozenset({408, 409, 429}) | frozenset(range(500, 600))
@@ -48,7 +46,7 @@ def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
     response: dict[str, Any] = {"status": exchange.status, "headers": exchange.response_headers}
     answer: Any = exchange.body
     if exchange.events is not None:
-        final = assemble(exchange.endpoint.provider, exchange.path, exchange.events)
+        final = assemble_events(exchange.endpoint.provider, exchange.path, exchange.events)
         response["events"] = exchange.events
         response["final"] = final
         answer = final
@@ -68,13 +66,12 @@ def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
     entry |= {
         "provider": exchange.endpoint.provider,
         "endpoint": exchange.path,
-        "model": exchange.request_body.get("model"),
+        "model": exchange.request_body.get("model") or exchange.endpoint.model or None,
     }
     if isinstance(answer, dict):
-        if answer.get("model") is not None:
-            entry["served_model"] = answer["model"]
-        elif isinstance(answer.get("response"), dict):  # responses error events nest it
-            entry["served_model"] = answer["response"].get("model")
+        served = exchange.endpoint.served_model(answer)
+        if served is not None:
+            entry["served_model"] = served
         if answer.get("system_fingerprint"):
             entry["system_fingerprint"] = answer["system_fingerprint"]
     entry["usage"] = exchange.endpoint.usage(answer).as_dict()
@@ -98,7 +95,9 @@ def replay_headers(interaction: dict[str, Any]) -> list[tuple[str, str]]:
     response = interaction["response"]
     headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
     if "events" in response:
-        headers["content-type"] = "text/event-stream; charset=utf-8"
+        headers["content-type"] = stream_format(
+            str(interaction.get("provider"))
+        ).stream_content_type
     elif "body" in response:
         headers.setdefault("content-type", "application/json")
     if response["status"] in _RETRYABLE and _delay_s(headers) <= _MAX_HONOURED_DELAY_S:
@@ -140,7 +139,7 @@ def replay_events(interaction: dict[str, Any]) -> list[bytes]:
         entry = _RENDERED.get(id(events))
     if entry is not None and entry[0] is events:
         return list(entry[1])
-    chunks = render_sse_chunks(events)
+    chunks = stream_format(str(interaction.get("provider"))).render_stream(events)
     with _RENDERED_LOCK:
         if len(_RENDERED) >= _RENDERED_MAX:
             del _RENDERED[next(iter(_RENDERED))]

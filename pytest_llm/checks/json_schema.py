@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.providers import Endpoint, endpoint_of
 from pytest_llm.usage import ToolCall
 
 __all__ = ["assert_json_schema"]
@@ -168,7 +168,7 @@ def _describe_call(call: Any) -> str:
     index = getattr(call, "index", None)
     name = f"llm.calls[{index}]" if isinstance(index, int) else "LLM call"
     text = f"{name}: {call.provider} {call.endpoint}"
-    model = request.get("model")
+    model = request.get("model") or getattr(call, "model", None)
     if model:
         text += f", model {model!r}"
     served = response.get("model")
@@ -181,8 +181,8 @@ def _call_targets(call: Any, tool: str | None) -> list[_Target]:
     request: Mapping[str, Any] = call.request if isinstance(call.request, Mapping) else {}
     response = call.response
     provider, endpoint_path = str(call.provider), str(call.endpoint).split("?", 1)[0]
-    endpoint = recognize_path(endpoint_path) or Endpoint(provider, "")
-    tools = _declared_tools(request)
+    endpoint = endpoint_of(provider, endpoint_path)
+    tools = _declared_tools(endpoint, request)
     calls = endpoint.tool_calls(response)
 
     if tool is not None:
@@ -203,7 +203,7 @@ def _call_targets(call: Any, tool: str | None) -> list[_Target]:
         return [_tool_target(i, c, len(calls), tools) for i, c in enumerate(calls)]
 
     label, output, notes = _output(endpoint, response)
-    declared, where = _declared_output_schema(request)
+    declared, where = _declared_output_schema(endpoint, request)
     missing = f"no schema to check against\n  none was given, and the request declared {where}"
     if tools:
         names = ", ".join(repr(name) for name in tools)
@@ -279,10 +279,13 @@ def _cut_off_notes(response: Any) -> list[str]:
 # --- the schemas a request declared ---------------------------------------------------------
 
 
-def _declared_tools(request: Mapping[str, Any]) -> dict[str, _Schema]:
+def _declared_tools(endpoint: Endpoint, request: Mapping[str, Any]) -> dict[str, _Schema]:
     """Tool name -> parameters schema: chat `function.parameters`, Responses `parameters`,
-    Anthropic `input_schema`."""
-    found: dict[str, _Schema] = {}
+    Anthropic `input_schema`, or where the provider's format declares them."""
+    found: dict[str, _Schema] = {
+        name: _Schema(declared.schema, f"the request's {declared.where} for {name!r}")
+        for name, declared in endpoint.format.declared_tools(request).items()
+    }
     for index, tool in enumerate(request.get("tools") or []):
         if not isinstance(tool, Mapping):
             continue
@@ -306,8 +309,13 @@ def _declared_tools(request: Mapping[str, Any]) -> dict[str, _Schema]:
     return found
 
 
-def _declared_output_schema(request: Mapping[str, Any]) -> tuple[_Schema | None, str]:
+def _declared_output_schema(
+    endpoint: Endpoint, request: Mapping[str, Any]
+) -> tuple[_Schema | None, str]:
     """The response format a request declared, and where we looked when it declared none."""
+    declared = endpoint.format.declared_output_schema(endpoint.operation, request)
+    if declared is not None:
+        return _Schema(declared.schema, f"the request's {declared.where}"), declared.where
     places: list[tuple[str, Any]] = [
         ("response_format", request.get("response_format")),
         ("text.format", _get(request, "text", "format")),

@@ -24,6 +24,12 @@ from pytest_llm.usage import Usage
 _PER_TOKEN = 1_000_000
 # Dated snapshots: -2024-08-06 and -20241022, and OpenAI's older -0125 / -0613 style.
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$")
+# Bedrock ids: an optional cross-region profile, the vendor, the model, its version
+# (`us.anthropic.claude-3-5-haiku-20241022-v1:0`). Bedrock's on-demand price of a Claude
+# model is Anthropic's own.
+_BEDROCK_ID = re.compile(
+    r"(?:(?:us|eu|apac|global|us-gov)\.)?[a-z0-9-]+\.([a-z0-9.-]+?)-v\d+(?::\d+)?"
+)
 
 
 class PriceFileError(ValueError):
@@ -84,6 +90,10 @@ def candidates(model: str) -> list[str]:
         names.append(name)
     if "/" in name:
         name = name.rsplit("/", 1)[1]
+        names.append(name)
+    bedrock = _BEDROCK_ID.fullmatch(name)
+    if bedrock is not None:
+        name = bedrock.group(1)
         names.append(name)
     for suffix in (_DATE_SUFFIX, re.compile(r"-latest$")):
         stripped = suffix.sub("", name)

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,8 +20,8 @@ import pytest
 from pytest_llm.plugin import options, vcr_compat
 from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
 from pytest_llm.replay.settings import (
-    KEY_ENV,
     PASSTHROUGH_HOSTS,
+    PLACEHOLDER_ENV,
     PLACEHOLDER_KEY,
     RecordMode,
     Settings,
@@ -140,7 +141,22 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     )
 
 
+def _load_providers() -> None:
+    """This run's providers: entry points are read here, never during a call."""
+    from pytest_llm.errors import ProviderError
+    from pytest_llm.providers import registry
+
+    try:
+        registry.load()
+    except ProviderError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    # A registered provider that cannot be used is a usage error of the run, said at once;
+    # with none registered, the providers load with the first participating test.
+    if entry_points(group="pytest_llm.providers"):
+        _load_providers()
     for line in options.marker_lines():
         config.addinivalue_line("markers", line)
     run = options.resolve(config)
@@ -163,7 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.mode is RecordMode.NONE and run.placeholder_keys:
         # Test modules build clients at import time, during collection: the keys must be
         # in place now. No request leaves the machine in replay.
-        placed = [name for name in KEY_ENV.values() if not os.environ.get(name)]
+        placed = [name for name in PLACEHOLDER_ENV if not os.environ.get(name)]
         for name in placed:
             os.environ[name] = PLACEHOLDER_KEY
         config.stash[_PLACEHOLDERS] = placed
@@ -225,6 +241,7 @@ class _Hooks:
             from pytest_llm.checks import prices
             from pytest_llm.plugin.session import RunState
 
+            _load_providers()
             cache = getattr(self.config, "cache", None)
             load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
 

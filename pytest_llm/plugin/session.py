@@ -67,7 +67,14 @@ class RunState:
         # The keys in the environment are secrets wherever they turn up, from the first call.
         self.scrubber.remember(
             value
-            for name in (*_KEY_ENV.values(), "AZURE_OPENAI_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+            for name in (
+                *_KEY_ENV.values(),
+                "AZURE_OPENAI_API_KEY",
+                "ANTHROPIC_AUTH_TOKEN",
+                "GOOGLE_API_KEY",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+            )
             if (value := os.environ.get(name, "")) and value != PLACEHOLDER_KEY
         )
         self._log_filter = QueryLogFilter(self.scrubber)

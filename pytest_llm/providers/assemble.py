@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
-    "assemble",
     "assemble_anthropic_messages",
     "assemble_openai_chat",
     "assemble_openai_responses",
@@ -312,19 +311,3 @@ def assemble_anthropic_messages(events: Iterable[Event]) -> dict[str, Any]:
             return {"type": "error", "error": error}
         message["error"] = error
     return message
-
-
-# --- dispatch ------------------------------------------------------------------------------
-
-
-def assemble(provider: str, endpoint: str, events: Iterable[Event]) -> dict[str, Any] | None:
-    """Assemble by provider and endpoint path (query string ignored); None when unsupported."""
-    path = endpoint.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    if provider == "openai":
-        if path.endswith("chat/completions"):
-            return assemble_openai_chat(events)
-        if path.endswith("responses"):
-            return assemble_openai_responses(events)
-    elif provider == "anthropic" and path.endswith("messages"):
-        return assemble_anthropic_messages(events)
-    return None

@@ -1,4 +1,7 @@
-"""Plain HTTP of `aiohttp`, recorded and replayed at `ClientSession._request`.
+"""Calls sent through `aiohttp`, recorded and replayed at `ClientSession._request`.
+
+LLM calls (google-genai's async client sends through aiohttp when it is installed) are
+decided as the httpx transport decides them; everything else is plain HTTP.
 
 Every request of a session passes there, whichever helper (`get`, `post`, `request`) sent it.
 A replayed answer is a real `ClientResponse` whose body sits in aiohttp's own `StreamReader`,
@@ -18,8 +21,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from pytest_llm.cassettes.interaction import replay_body, replay_events, replay_headers
+from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
+from pytest_llm.replay.pending import PendingCall, Prepare, StreamCapture, as_headers, as_url
 from pytest_llm.replay.plain import (
-    PlainCall,
     host_port,
     passes_through,
     prepare_plain,
@@ -28,6 +33,8 @@ from pytest_llm.replay.plain import (
 
 if TYPE_CHECKING:
     from pytest_llm.replay.recorder import Recorder
+
+_INJECTED = " (injected by pytest-llm)"
 
 
 class _Unkeyable(Exception):
@@ -64,8 +71,14 @@ class _Idle:
         pass
 
 
-def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | None:
-    """Hook aiohttp's ClientSession._request; the undo function, or None when it is absent."""
+def install(
+    recorder_of: Callable[[], Recorder | None], prepare: Prepare | None = None
+) -> Callable[[], None] | None:
+    """Hook aiohttp's ClientSession._request; the undo function, or None when it is absent.
+
+    `prepare` recognises and decides LLM calls (the interceptor's); without it every request
+    is plain HTTP.
+    """
     try:
         import aiohttp
         from aiohttp import streams
@@ -77,16 +90,30 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
     original = aiohttp.ClientSession.__dict__["_request"]
     takes_writer = "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters
 
-    def reader(body: bytes | None) -> Any:
+    def reader(body: bytes | None, cut: bool = False) -> Any:
         loop = asyncio.get_running_loop()
         stream = streams.StreamReader(_Idle(), max(len(body or b""), 2**16), loop=loop)  # type: ignore[arg-type]
         if body is not None:
             stream.feed_data(body)
-            stream.feed_eof()
+            if cut:  # as a dropped connection ends a body
+                message = "Response payload is not completed" + _INJECTED
+                stream.set_exception(aiohttp.ClientPayloadError(message))
+            else:
+                stream.feed_eof()
         return stream
 
     def replayed(method: str, url: Any, headers: Any, interaction: dict[str, Any]) -> Any:
-        status, answer_headers, body = replay_parts(interaction)
+        return answer(method, url, headers, *replay_parts(interaction))
+
+    def answer(
+        method: str,
+        url: Any,
+        headers: Any,
+        status: int,
+        answer_headers: list[tuple[str, str]],
+        body: bytes,
+        cut: bool = False,
+    ) -> Any:
         info = aiohttp.RequestInfo(url, method, CIMultiDictProxy(CIMultiDict(headers)), url)
         extra: dict[str, Any] = {"stream_writer": SimpleNamespace(output_size=0)}
         response = aiohttp.ClientResponse(
@@ -105,20 +132,19 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
         response.reason = _reason(status)
         response._headers = CIMultiDictProxy(CIMultiDict(answer_headers))
         response._raw_headers = tuple((k.encode(), v.encode()) for k, v in answer_headers)
-        response.content = reader(body)
+        response.content = reader(body, cut)
         return response
 
-    def tee(response: Any, call: PlainCall) -> None:
+    def tee(response: Any, feed: Callable[[bytes], None], done: Callable[[], None]) -> None:
         live = response.content
         mirror = reader(None)
-        kept: list[bytes] = []
         release, wait_for_close = response.release, response.wait_for_close
         deferred: list[bool] = []
 
         async def pump() -> None:
             try:
                 while chunk := await live.readany():
-                    kept.append(chunk)
+                    feed(chunk)
                     mirror.feed_data(chunk)
             except Exception as exc:  # the caller sees the failure; nothing is recorded
                 mirror.set_exception(exc)
@@ -126,7 +152,7 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
             finally:
                 if deferred:
                     release()
-            call.record(response.status, list(response.headers.items()), b"".join(kept))
+            done()
             mirror.feed_eof()
 
         task = asyncio.ensure_future(pump())
@@ -162,6 +188,10 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
         headers.update(kwargs.get("headers") or {})
         if content_type and "content-type" not in headers:
             headers["content-type"] = content_type
+        if prepare is not None:
+            pending = prepare(method, as_url(str(url)), as_headers(headers.items()), content)
+            if pending is not None:
+                return await llm(pending, self, method, str_or_url, url, headers, kwargs)
         call = prepare_plain(recorder, method, str(url), headers.items(), content, "aiohttp")
         if call is None:
             try:
@@ -175,8 +205,62 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
         if call.interaction is not None:
             return replayed(method.upper(), url, headers, call.interaction)
         response = await original(self, method, str_or_url, **kwargs)
-        tee(response, call)
+        kept: list[bytes] = []
+        items = list(response.headers.items())
+        tee(response, kept.append, lambda: call.record(response.status, items, b"".join(kept)))
         return response
+
+    async def llm(
+        call: PendingCall,
+        session: Any,
+        method: str,
+        str_or_url: Any,
+        url: Any,
+        headers: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """An LLM call: a fault, a replay, or a live answer recorded as it passes."""
+        fault, interaction = call.fault, call.decision.interaction
+        if fault is not None and fault != "stream_cut":
+            provider, path = call.endpoint.provider, str(url.path)
+            if fault in HTTP_FAULTS:
+                model = str(call.body.get("model", call.endpoint.model))
+                status, fault_headers, content = http_fault(fault, provider, model)
+                body = json.loads(content)
+                call.recorder.add_fault(
+                    fault_interaction(fault, provider, path, call.body, status, body)
+                )
+                return answer(method.upper(), url, headers, status, fault_headers, content)
+            call.recorder.add_fault(fault_interaction(fault, provider, path, call.body, 0, None))
+            if fault == "timeout":
+                raise aiohttp.ServerTimeoutError("Timeout on reading data from socket" + _INJECTED)
+            raise aiohttp.ClientConnectionError("Cannot connect to host" + _INJECTED)
+        if interaction is None:
+            call.check_can_send()
+            response = await original(session, method, str_or_url, **kwargs)
+            items = list(response.headers.items())
+            streams_events = "text/event-stream" in response.headers.get("content-type", "")
+            if streams_events and fault is None:
+                capture = StreamCapture(call, response.status, items)
+                tee(response, capture.feed, capture.finish)
+                return response
+            interaction = call.finish(response.status, items, await response.read())
+            if fault is None:
+                return response  # its body was read whole and stays readable
+        recorded = interaction["response"]
+        if "events" in recorded:
+            chunks = replay_events(interaction)
+        else:
+            content = replay_body(interaction)
+            chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
+        if fault == "stream_cut":
+            chunks = chunks[: max(1, len(chunks) // 2)]
+        answer_headers = [
+            (k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"
+        ]
+        status = int(recorded["status"])
+        content = b"".join(chunks)
+        return answer(method.upper(), url, headers, status, answer_headers, content, bool(fault))
 
     aiohttp.ClientSession._request = _request  # type: ignore[method-assign]
     return lambda: setattr(aiohttp.ClientSession, "_request", original)

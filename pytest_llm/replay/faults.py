@@ -11,9 +11,9 @@ import json
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pytest_llm.providers.registry import get, providers
 from pytest_llm.replay.settings import FAULTS
 
 # Answered with an HTTP status; the others are transport exceptions or a cut stream.
@@ -91,8 +91,10 @@ def parse_rule(args: Iterable[Any], kwargs: Mapping[str, Any], *, source: str) -
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise ValueError(f"{source}: times must be a whole number >= 1, not {times!r}")
     provider = kwargs.get("provider")
-    if provider is not None and provider not in ("openai", "anthropic"):
-        raise ValueError(f"{source}: provider must be 'openai' or 'anthropic', not {provider!r}")
+    names = [p.name for p in providers()]
+    if provider is not None and provider not in names:
+        valid = ", ".join(repr(name) for name in sorted(names))
+        raise ValueError(f"{source}: provider must be one of {valid}, not {provider!r}")
     model = kwargs.get("model")
     if model is not None and not isinstance(model, str):
         raise ValueError(f"{source}: model must be a model id string, not {model!r}")
@@ -110,89 +112,23 @@ def parse_rule(args: Iterable[Any], kwargs: Mapping[str, Any], *, source: str) -
     return FaultRule(faults, times, model, provider, indices)
 
 
-def _openai(status: int, kind: str, code: str | None, message: str) -> dict[str, Any]:
-    return {"error": {"message": message + _NOTE, "type": kind, "param": None, "code": code}}
-
-
-def _anthropic(kind: str, message: str) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "error": {"type": kind, "message": message + _NOTE},
-        "request_id": "req_pytest_llm_fault",
-    }
-
-
 def http_fault(fault: str, provider: str, model: str) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers and body of an HTTP fault, as the provider sends it."""
+    """Status, headers and body of an HTTP fault, as the provider sends it.
+
+    A provider that has no error format of its own answers in OpenAI's, which most
+    compatible servers copy.
+    """
+    answer = None
+    for name in (provider, "openai"):
+        found = get(name)
+        answer = found.fault(fault, model, _NOTE) if found is not None else None
+        if answer is not None:
+            break
+    assert answer is not None, "the OpenAI provider answers every fault"
     headers = [("content-type", "application/json"), ("x-should-retry", "true")]
-    if provider == "anthropic":
-        headers.append(("request-id", "req_pytest_llm_fault"))
-        if fault == "rate_limit":
-            reset = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            status, body = (
-                429,
-                _anthropic(
-                    "rate_limit_error",
-                    "This request would exceed the rate limit for your organization of 50 requests "
-                    "per minute. Please reduce the prompt length or the maximum tokens requested, "
-                    "or try again later.",
-                ),
-            )
-            headers += [
-                ("retry-after", "1"),
-                ("anthropic-ratelimit-requests-limit", "50"),
-                ("anthropic-ratelimit-requests-remaining", "0"),
-                ("anthropic-ratelimit-requests-reset", reset),
-            ]
-        elif fault == "overloaded":
-            status, body = 529, _anthropic("overloaded_error", "Overloaded")
-        else:
-            status, body = 500, _anthropic("api_error", "Internal server error")
-    else:
-        headers.append(("x-request-id", "req_pytest_llm_fault"))
-        if fault == "rate_limit":
-            status, body = (
-                429,
-                _openai(
-                    429,
-                    "requests",
-                    "rate_limit_exceeded",
-                    f"Rate limit reached for {model} on requests per min (RPM): Limit 500, "
-                    "Used 500, Requested 1. Please try again in 120ms.",
-                ),
-            )
-            headers += [
-                ("retry-after", "1"),
-                ("x-ratelimit-limit-requests", "500"),
-                ("x-ratelimit-remaining-requests", "0"),
-                ("x-ratelimit-reset-requests", "120ms"),
-                ("x-ratelimit-limit-tokens", "200000"),
-                ("x-ratelimit-remaining-tokens", "0"),
-                ("x-ratelimit-reset-tokens", "1s"),
-            ]
-        elif fault == "overloaded":
-            # OpenAI has no 529: an overloaded engine answers 503.
-            status, body = (
-                503,
-                _openai(
-                    503,
-                    "server_error",
-                    None,
-                    "The engine is currently overloaded, please try again later.",
-                ),
-            )
-        else:
-            status, body = (
-                500,
-                _openai(
-                    500,
-                    "server_error",
-                    None,
-                    "The server had an error while processing your request. Sorry about that!",
-                ),
-            )
+    headers += answer.headers
     headers.append(("retry-after-ms", FAST_RETRY_MS))
-    return status, headers, json.dumps(body).encode()
+    return answer.status, headers, json.dumps(answer.body).encode()
 
 
 def fault_interaction(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pytest_llm.cassettes.cassette import Cassette
 from pytest_llm.cassettes.plain_http import body_part, is_plain
 from pytest_llm.keys import KeySpec, canonical_request, canonical_url, http_body_digest, key_fields
-from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.providers import Endpoint, endpoint_of
 from pytest_llm.replay.json_diff import ABSENT, changes
 from pytest_llm.replay.settings import RecordMode, Settings
 
@@ -70,7 +70,8 @@ def _nearest(
         position
         for position, interaction in enumerate(cassette.interactions)
         if not is_plain(interaction)
-        and recognize_path(str(interaction["request"]["path"]).split("?", 1)[0]) == endpoint
+        and endpoint_of(str(interaction.get("provider", "")), str(interaction["request"]["path"]))
+        == endpoint
     ]
     if ordinal < len(candidates):
         position = candidates[ordinal]
@@ -105,9 +106,10 @@ def miss_message(
     asked = _keyed(endpoint, body, settings.key)
     changed = False  # a recording of this call exists, for a request that has changed
     lines = [f"pytest-llm: no recording for this call in {cassette.shown}"]
-    fields = [f"{endpoint.provider} {endpoint.operation}", f"model={body.get('model')!r}"]
-    fields += [f"{name}={body[name]!r}" for name in ("temperature", "seed") if name in body]
-    fields.append(f"stream={bool(body.get('stream'))}")
+    view = endpoint.key_view(body)  # Gemini: model from the path, sampling lifted up
+    fields = [f"{endpoint.provider} {endpoint.operation}", f"model={view.get('model')!r}"]
+    fields += [f"{name}={view[name]!r}" for name in ("temperature", "seed") if name in view]
+    fields.append(f"stream={bool(view.get('stream'))}")
     lines.append("  call: " + "  ".join(fields))
     if times_recorded:
         lines.append(

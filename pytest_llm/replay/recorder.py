@@ -25,7 +25,7 @@ from pytest_llm.cassettes.vcr_match import VcrSpec, vcr_key, view_of_call, view_
 from pytest_llm.checks.prices import PriceTable
 from pytest_llm.errors import ReplayMiss
 from pytest_llm.keys import WHOLE, KeySpec, format_path, make_key, path_matches
-from pytest_llm.providers import Endpoint, recognize_path
+from pytest_llm.providers import Endpoint, endpoint_of
 from pytest_llm.replay.faults import FaultPlan
 from pytest_llm.replay.misses import (
     miss_message,
@@ -194,7 +194,7 @@ class Recorder:
         """The fault planned for this attempt, if any (every attempt counts, retries too)."""
         if self.faults is None:
             return None
-        return self.faults.take(endpoint.provider, str(body.get("model", "")))
+        return self.faults.take(endpoint.provider, str(body.get("model", endpoint.model)))
 
     def add_fault(self, interaction: dict[str, Any]) -> None:
         """Show an attempt that a fault answered in the test's calls; it is never stored."""
@@ -339,7 +339,7 @@ class Recorder:
         return sum(
             1
             for call in self.calls
-            if call.fault is None and recognize_path(call.endpoint.split("?", 1)[0]) == endpoint
+            if call.fault is None and endpoint_of(call.provider, call.endpoint) == endpoint
         )
 
     def record(self, exchange: Exchange, *, cut: bool = False) -> dict[str, Any]:

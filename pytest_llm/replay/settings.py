@@ -14,7 +14,15 @@ REPORT_FORMATS = (".json", ".md", ".html")
 # Put in the environment when no key is set, so clients can be built in replay; never sent
 # to a provider (see transport.PendingCall.check_can_send).
 PLACEHOLDER_KEY = "pytest-llm-placeholder-key"
-KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Each built-in provider's `key_env` (providers/), spelled out: loading the plugin stays light.
+KEY_ENV = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "google": "GEMINI_API_KEY",
+    "bedrock": "AWS_ACCESS_KEY_ID",
+}
+# A client needs these too before it can sign a request (boto3, AnthropicBedrock).
+PLACEHOLDER_ENV = (*KEY_ENV.values(), "AWS_SECRET_ACCESS_KEY")
 # A test's own local servers stay live unless the ini says otherwise (llm_passthrough_hosts).
 PASSTHROUGH_HOSTS = ("localhost", "127.0.0.1", "::1")
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import importlib
-import ipaddress
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,18 +20,22 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from pytest_llm.cassettes.interaction import (
-    Exchange,
     replay_body,
     replay_events,
     replay_headers,
-    sdk_version,
 )
-from pytest_llm.errors import RecordingRefused
-from pytest_llm.providers import Endpoint, recognize, recognize_path
-from pytest_llm.providers.sse import SSEDecoder, looks_like_sse
-from pytest_llm.replay import aiohttp_hook, mcp_http, mcp_stdio, requests_hook, tools
+from pytest_llm.providers import recognize, recognize_path, stream_content_types
+from pytest_llm.replay import (
+    aiohttp_hook,
+    botocore_hook,
+    mcp_http,
+    mcp_stdio,
+    requests_hook,
+    tools,
+)
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.on_import import when_imported
+from pytest_llm.replay.pending import PendingCall, StreamCapture
 from pytest_llm.replay.plain import (
     PlainCall,
     host_port,
@@ -41,133 +44,10 @@ from pytest_llm.replay.plain import (
     replay_parts,
 )
 from pytest_llm.replay.recorder import Decision, Recorder
-from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
-from pytest_llm.replay.settings import PLACEHOLDER_KEY, ReplayTiming
+from pytest_llm.replay.settings import ReplayTiming
 
-_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "api-key")
 _INJECTED = " (injected by pytest-llm)"
 _CUT_MESSAGE = "peer closed connection without sending complete message body" + _INJECTED
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class PendingCall:
-    """A recognised LLM call between the decision and its stored answer."""
-
-    def __init__(
-        self,
-        recorder: Recorder,
-        endpoint: Endpoint,
-        decision: Decision,
-        url: Any,
-        headers: list[tuple[str, str]],
-        body: dict[str, Any],
-        fault: str | None = None,
-    ) -> None:
-        self.recorder = recorder
-        self.endpoint = endpoint
-        self.decision = decision
-        self.fault = fault
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.start = time.perf_counter()
-
-    def check_can_send(self) -> None:
-        """Refuse to send our placeholder key to a real provider while recording."""
-        host = str(self.url.host)
-        carries_placeholder = any(
-            name.lower() in _CREDENTIAL_HEADERS and PLACEHOLDER_KEY in value
-            for name, value in self.headers
-        )
-        if carries_placeholder and not _is_loopback(host):
-            env = _KEY_ENV.get(self.endpoint.provider, "the provider's API key variable")
-            raise RecordingRefused(
-                f"pytest-llm: recording a call to {host} needs a real API key, but the client "
-                f"has pytest-llm's replay placeholder.\n  fix: set {env} and run again, or "
-                f"replay only with --llm-record=none"
-            )
-        self.start = time.perf_counter()
-
-    def exchange(self, status: int, headers: list[tuple[str, str]], **answer: Any) -> Exchange:
-        """The scrubbed exchange of this call and its answer."""
-        scrubber = self.recorder.scrubber
-        query = self.url.query
-        query = query.decode() if isinstance(query, bytes) else str(query)
-        secrets = scrubber.secrets_in(self.headers, query)
-        raw_headers = {name.lower(): value for name, value in self.headers}
-        for field in ("body", "events", "text"):
-            if answer.get(field) is not None and field != "text":
-                answer[field] = scrubber.body(answer[field], secrets)
-        if answer.get("text") is not None:
-            answer["text"] = scrubber.text(answer["text"], secrets)
-        return Exchange(
-            endpoint=self.endpoint,
-            key=self.decision.key,
-            path=str(self.url.path),
-            query=scrubber.query(query),
-            request_headers={
-                k: v
-                for k, v in scrubber.headers(self.headers, secrets).items()
-                if k != "content-type"  # always JSON: the body is stored decoded
-            },
-            request_body=scrubber.request(self.body, secrets),
-            status=status,
-            response_headers=scrubber.headers(headers, secrets),
-            latency_s=time.perf_counter() - self.start,
-            sdk=sdk_version(raw_headers),
-            **answer,
-        )
-
-    def finish(self, status: int, headers: list[tuple[str, str]], content: bytes) -> dict[str, Any]:
-        """Record a complete answer read whole (a stream whose delivery will be cut, too)."""
-        text = content.decode("utf-8", errors="replace")
-        try:
-            exchange = self.exchange(status, headers, body=json.loads(text) if text else None)
-        except ValueError:
-            if looks_like_sse(text):
-                events = SSEDecoder().feed(content)
-                exchange = self.exchange(status, headers, events=events)
-            else:
-                exchange = self.exchange(status, headers, text=text)
-        return self.recorder.record(exchange, cut=self.fault == "stream_cut")
-
-
-class StreamCapture:
-    """Collects a live stream's events as they pass through, and records them at the end."""
-
-    def __init__(self, call: PendingCall, status: int, headers: list[tuple[str, str]]) -> None:
-        self.call = call
-        self.status = status
-        self.headers = headers
-        self.decoder = SSEDecoder()
-        self.events: list[dict[str, Any]] = []
-        self.ttft_s: float | None = None
-        self.done = False
-
-    def feed(self, chunk: bytes) -> None:
-        """Take one chunk as it arrives."""
-        if self.ttft_s is None and chunk:
-            self.ttft_s = time.perf_counter() - self.call.start
-        self.events += self.decoder.feed(chunk)
-
-    def finish(self) -> None:
-        """The stream ended: record it once."""
-        if self.done:
-            return
-        self.done = True
-        self.events += self.decoder.flush()
-        exchange = self.call.exchange(
-            self.status, self.headers, events=self.events, ttft_s=self.ttft_s
-        )
-        self.call.recorder.record(exchange)
 
 
 class Interceptor:
@@ -218,17 +98,26 @@ class Interceptor:
                 self._hook(
                     client, transport, passthrough, in_process, _Network(network, method), mcp
                 )
-        # Plain HTTP of the other client libraries an application may use for its tools,
-        # hooked when the library is imported (now, or later in the run): never imported here.
-        for name, hook in (("requests", requests_hook), ("aiohttp", aiohttp_hook)):
-            self._restore.append(when_imported(name, functools.partial(self._hook_library, hook)))
+        # Plain HTTP of the other client libraries an application may use for its tools (and
+        # the LLM calls of SDKs that send through them: google-genai's async client through
+        # aiohttp, boto3 through botocore), hooked when the library is imported (now, or
+        # later in the run): never imported here.
+        libraries: tuple[tuple[str, Callable[[], Callable[[], None] | None]], ...] = (
+            ("requests", lambda: requests_hook.install(lambda: self.recorder)),
+            ("aiohttp", lambda: aiohttp_hook.install(lambda: self.recorder, self.prepare)),
+            ("botocore", lambda: botocore_hook.install(self.prepare)),
+        )
+        for name, install in libraries:
+            self._restore.append(
+                when_imported(name, functools.partial(self._hook_library, install))
+            )
         # Functions wrapped with pytest_llm.tool find the running test's recorder here.
         self._restore.append(tools.install(lambda: self.recorder))
         # MCP servers over stdio: their spawn is answered from the cassette in replay.
         self._restore.append(mcp_stdio.install(lambda: self.recorder))
 
-    def _hook_library(self, hook: ModuleType) -> None:
-        restore = hook.install(lambda: self.recorder)
+    def _hook_library(self, install: Callable[[], Callable[[], None] | None]) -> None:
+        restore = install()
         if restore is not None:
             self._restore.append(restore)
 
@@ -344,7 +233,8 @@ class _Network:
 
 
 def _is_event_stream(headers: Any) -> bool:
-    return "text/event-stream" in headers.get("content-type", "")
+    kind = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return kind in stream_content_types()
 
 
 def _live_headers(headers: Any) -> list[tuple[str, str]]:
@@ -526,7 +416,8 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
         fault = str(call.fault)
         provider, path = call.endpoint.provider, str(request.url.path)
         if fault in HTTP_FAULTS:
-            status, headers, content = http_fault(fault, provider, str(call.body.get("model", "")))
+            model = str(call.body.get("model", call.endpoint.model))
+            status, headers, content = http_fault(fault, provider, model)
             body = json.loads(content)
             call.recorder.add_fault(
                 fault_interaction(fault, provider, path, call.body, status, body)

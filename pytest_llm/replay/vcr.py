@@ -15,7 +15,7 @@ from typing import Any
 from pytest_llm.cassettes.interaction import replay_body, replay_events
 from pytest_llm.cassettes.plain_http import decode_body, encode_body, is_plain
 from pytest_llm.cassettes.vcr_match import DEFAULT_VCR_MATCH_ON, KNOWN_MATCHERS, VcrSpec
-from pytest_llm.providers.assemble import assemble
+from pytest_llm.providers import assemble_events
 from pytest_llm.providers.sse import looks_like_sse, parse_sse
 from pytest_llm.scrub import Filters
 
@@ -114,7 +114,7 @@ class VcrRules:
                 # The assembled message is stored next to the events: built again from
                 # the new ones, or what the hook scrubbed out would stay in it.
                 path = str(interaction.get("request", {}).get("path", ""))
-                final = assemble(str(interaction.get("provider")), path, changed["events"])
+                final = assemble_events(str(interaction.get("provider")), path, changed["events"])
                 changed["final"] = final
         return {**interaction, "response": changed}
 
