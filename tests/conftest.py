@@ -33,6 +33,11 @@ from tool_server import ToolServer
 
 import pytest_llm
 
+# LiteLLM fetches its price map from GitHub whenever it is imported, unless told to use its own
+# copy. In-process inner runs drop it from sys.modules and its exit hook imports it again, after
+# any per-test setting is gone: so the whole session says so.
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
 if TYPE_CHECKING:
     from mcp_server import McpHttpServer
 

@@ -25,6 +25,7 @@ from pytest_llm.cassettes.interaction import replay_body, replay_events, replay_
 from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.pending import PendingCall, Prepare, StreamCapture, as_headers, as_url
 from pytest_llm.replay.plain import (
+    IN_HTTPX_HOOK,
     host_port,
     passes_through,
     prepare_plain,
@@ -175,7 +176,7 @@ def install(
 
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
         recorder = recorder_of()
-        if recorder is None:
+        if recorder is None or IN_HTTPX_HOOK.get():
             return await original(self, method, str_or_url, **kwargs)
         try:
             content, content_type = _content(kwargs.get("data"), kwargs.get("json"))

@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pytest_llm.cassettes.plain_http import PlainExchange, decode_body, encode_body
 from pytest_llm.providers import recognize
 from pytest_llm.replay.recorder import Decision, Recorder
+
+# True while the httpx hook sends a request through its inner transport: when that transport
+# is built on another client library (LiteLLM's async OpenAI client sends through aiohttp),
+# that library's hook leaves the request alone, so that it is recorded once, not twice.
+IN_HTTPX_HOOK: ContextVar[bool] = ContextVar("pytest_llm_in_httpx_hook", default=False)
 
 # A replayed answer's body is complete and decoded: these would describe other bytes.
 _FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})

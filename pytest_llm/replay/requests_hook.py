@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_llm.replay.plain import (
+    IN_HTTPX_HOOK,
     PlainCall,
     host_port,
     passes_through,
@@ -106,7 +107,7 @@ def install(recorder_of: Callable[[], Recorder | None]) -> Callable[[], None] | 
 
     def send(self: Any, request: Any, stream: bool = False, *args: Any, **kwargs: Any) -> Any:
         recorder = recorder_of()
-        if recorder is None:
+        if recorder is None or IN_HTTPX_HOOK.get():
             return original(self, request, stream, *args, **kwargs)
         content = _content(request.body)
         if request.body is not None and not isinstance(request.body, bytes | str):

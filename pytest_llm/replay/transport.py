@@ -37,6 +37,7 @@ from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.on_import import when_imported
 from pytest_llm.replay.pending import PendingCall, StreamCapture
 from pytest_llm.replay.plain import (
+    IN_HTTPX_HOOK,
     PlainCall,
     host_port,
     passes_through,
@@ -486,6 +487,13 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             self.inner, self.mocked = inner, mocked
 
         def handle_request(self, request: Any) -> Any:
+            token = IN_HTTPX_HOOK.set(True)
+            try:
+                return self._handle(request)
+            finally:
+                IN_HTTPX_HOOK.reset(token)
+
+        def _handle(self, request: Any) -> Any:
             request, content = with_model(request, request_content(request))
             call = interceptor.prepare(request.method, request.url, request.headers, content)
             if call is None:
@@ -539,6 +547,13 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             self.inner, self.mocked = inner, mocked
 
         async def handle_async_request(self, request: Any) -> Any:
+            token = IN_HTTPX_HOOK.set(True)
+            try:
+                return await self._handle(request)
+            finally:
+                IN_HTTPX_HOOK.reset(token)
+
+        async def _handle(self, request: Any) -> Any:
             try:
                 content = bytes(request.content)
             except httpx.RequestNotRead:
