@@ -21,9 +21,15 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from pytest_llm.cassettes.interaction import replay_body, replay_events, replay_headers
-from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
-from pytest_llm.replay.pending import PendingCall, Prepare, StreamCapture, as_headers, as_url
+from pytest_llm.cassettes.interaction import replay_headers
+from pytest_llm.replay.pending import (
+    PendingCall,
+    Prepare,
+    StreamCapture,
+    as_headers,
+    as_url,
+    replay_chunks,
+)
 from pytest_llm.replay.plain import (
     IN_HTTPX_HOOK,
     host_port,
@@ -223,16 +229,10 @@ def install(
         """An LLM call: a fault, a replay, or a live answer recorded as it passes."""
         fault, interaction = call.fault, call.decision.interaction
         if fault is not None and fault != "stream_cut":
-            provider, path = call.endpoint.provider, str(url.path)
-            if fault in HTTP_FAULTS:
-                model = str(call.body.get("model", call.endpoint.model))
-                status, fault_headers, content = http_fault(fault, provider, model)
-                body = json.loads(content)
-                call.recorder.add_fault(
-                    fault_interaction(fault, provider, path, call.body, status, body)
-                )
+            served = call.serve_fault(str(url.path))
+            if served is not None:
+                status, fault_headers, content = served
                 return answer(method.upper(), url, headers, status, fault_headers, content)
-            call.recorder.add_fault(fault_interaction(fault, provider, path, call.body, 0, None))
             if fault == "timeout":
                 raise aiohttp.ServerTimeoutError("Timeout on reading data from socket" + _INJECTED)
             raise aiohttp.ClientConnectionError("Cannot connect to host" + _INJECTED)
@@ -249,13 +249,7 @@ def install(
             if fault is None:
                 return response  # its body was read whole and stays readable
         recorded = interaction["response"]
-        if "events" in recorded:
-            chunks = replay_events(interaction)
-        else:
-            content = replay_body(interaction)
-            chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
-        if fault == "stream_cut":
-            chunks = chunks[: max(1, len(chunks) // 2)]
+        chunks = replay_chunks(interaction, cut=fault == "stream_cut")
         answer_headers = [
             (k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"
         ]

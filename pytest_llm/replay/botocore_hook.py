@@ -10,13 +10,18 @@ Requests that are not LLM calls pass through untouched.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from pytest_llm.cassettes.interaction import replay_body, replay_events, replay_headers
-from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
-from pytest_llm.replay.pending import PendingCall, Prepare, StreamCapture, as_headers, as_url
+from pytest_llm.cassettes.interaction import replay_headers
+from pytest_llm.replay.pending import (
+    PendingCall,
+    Prepare,
+    StreamCapture,
+    as_headers,
+    as_url,
+    replay_chunks,
+)
 
 _INJECTED = " (injected by pytest-llm)"
 
@@ -114,14 +119,10 @@ def install(prepare: Prepare) -> Callable[[], None] | None:
         fault, interaction = call.fault, call.decision.interaction
         url = as_url(request.url)
         if fault is not None and fault != "stream_cut":
-            provider, path = call.endpoint.provider, url.path
-            if fault in HTTP_FAULTS:
-                status, headers, content = http_fault(fault, provider, call.endpoint.model)
-                call.recorder.add_fault(
-                    fault_interaction(fault, provider, path, call.body, status, json.loads(content))
-                )
+            served = call.serve_fault(url.path)
+            if served is not None:
+                status, headers, content = served
                 return answer(request, status, headers, _Raw([content]))
-            call.recorder.add_fault(fault_interaction(fault, provider, path, call.body, 0, None))
             if fault == "timeout":
                 raise exceptions.ReadTimeoutError(endpoint_url=request.url + _INJECTED)
             raise exceptions.EndpointConnectionError(endpoint_url=request.url + _INJECTED)
@@ -137,14 +138,9 @@ def install(prepare: Prepare) -> Callable[[], None] | None:
             if fault is None:
                 return answer(request, live.status_code, live.headers, _Raw([live.content]))
         recorded = interaction["response"]
-        if "events" in recorded:
-            chunks = replay_events(interaction)
-        else:
-            content = replay_body(interaction)
-            chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
+        chunks = replay_chunks(interaction, cut=fault == "stream_cut")
         fail = None
         if fault == "stream_cut":
-            chunks = chunks[: max(1, len(chunks) // 2)]
 
             def fail() -> Exception:
                 message = "Response ended prematurely" + _INJECTED

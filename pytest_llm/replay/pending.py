@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_llm.cassettes.interaction import Exchange, sdk_version
+from pytest_llm.cassettes.interaction import Exchange, replay_body, replay_events, sdk_version
 from pytest_llm.errors import RecordingRefused
 from pytest_llm.providers import Endpoint, secret_headers, stream_content_types
 from pytest_llm.providers.sse import looks_like_sse
+from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.recorder import Decision, Recorder
 from pytest_llm.replay.settings import KEY_ENV as _KEY_ENV
 from pytest_llm.replay.settings import PLACEHOLDER_KEY
@@ -52,6 +53,19 @@ class PendingCall:
         self.headers = headers
         self.body = body
         self.start = time.perf_counter()
+
+    def serve_fault(self, path: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Record the injected fault in the test's calls; the HTTP answer it is (status,
+        headers, body), or None for a transport fault that the client library raises."""
+        fault, provider = str(self.fault), self.endpoint.provider
+        if fault not in HTTP_FAULTS:
+            self.recorder.add_fault(fault_interaction(fault, provider, path, self.body, 0, None))
+            return None
+        model = str(self.body.get("model", self.endpoint.model))
+        status, headers, content = http_fault(fault, provider, model)
+        body = json.loads(content)
+        self.recorder.add_fault(fault_interaction(fault, provider, path, self.body, status, body))
+        return status, headers, content
 
     def check_can_send(self) -> None:
         """Refuse to send our placeholder key to a real provider while recording."""
@@ -182,3 +196,14 @@ def as_url(url: str) -> RequestUrl:
 def as_headers(items: Iterable[tuple[str, str]]) -> RequestHeaders:
     """Header pairs as the LLM path reads them."""
     return RequestHeaders(items)
+
+
+def replay_chunks(interaction: dict[str, Any], *, cut: bool) -> list[bytes]:
+    """A recorded answer as the chunks a client library reads: its events, or its body in two
+    halves; a cut stream (stream_cut) keeps only the first half of them."""
+    if "events" in interaction["response"]:
+        chunks = replay_events(interaction)
+    else:
+        content = replay_body(interaction)
+        chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
+    return chunks[: max(1, len(chunks) // 2)] if cut else chunks

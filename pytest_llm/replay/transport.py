@@ -33,7 +33,6 @@ from pytest_llm.replay import (
     requests_hook,
     tools,
 )
-from pytest_llm.replay.faults import HTTP_FAULTS, fault_interaction, http_fault
 from pytest_llm.replay.on_import import when_imported
 from pytest_llm.replay.pending import PendingCall, StreamCapture
 from pytest_llm.replay.plain import (
@@ -415,16 +414,10 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
     def injected(request: Any, call: PendingCall) -> Any:
         """The answer of a fault served at the transport (or the exception it raises)."""
         fault = str(call.fault)
-        provider, path = call.endpoint.provider, str(request.url.path)
-        if fault in HTTP_FAULTS:
-            model = str(call.body.get("model", call.endpoint.model))
-            status, headers, content = http_fault(fault, provider, model)
-            body = json.loads(content)
-            call.recorder.add_fault(
-                fault_interaction(fault, provider, path, call.body, status, body)
-            )
+        served = call.serve_fault(str(request.url.path))
+        if served is not None:
+            status, headers, content = served
             return httpx.Response(status, headers=headers, content=content, request=request)
-        call.recorder.add_fault(fault_interaction(fault, provider, path, call.body, 0, None))
         if fault == "timeout":
             raise httpx.ReadTimeout("The read operation timed out" + _INJECTED, request=request)
         raise httpx.ConnectError("[Errno 111] Connection refused" + _INJECTED, request=request)
