@@ -37,31 +37,31 @@ def parse(text: str) -> Any:
         return UNREAD
     nonce = secrets.token_hex(8)
     rest, blocks = _cut_events(text, nonce)
-    if _may_have_tag(rest):
+    if may_have_tag(rest):
         return UNREAD
     try:
         if blocks and len(rest) > _OVERLAP_FROM:
             # yaml-rs parses without the GIL: json reads the events meanwhile, on a
             # second core when there is one (a third off a cold load at 1,000 calls).
-            parsed = _Background(_yaml_rs, rest)
+            parsed = _Background(yaml_rs_loads, rest)
             try:
                 streams = _json_events(blocks)
             finally:
                 parsed.join()  # a fallback to the hardened loader leaves no parse running
             document = parsed.result()
         else:
-            document = _yaml_rs(rest)
+            document = yaml_rs_loads(rest)
             streams = _json_events(blocks)
-    except Exception:  # a parse error, or a panic of the Rust parser (see _yaml_rs)
+    except Exception:  # a parse error, or a panic of the Rust parser (see yaml_rs_loads)
         return UNREAD
-    if streams is None or not _plain_data(document):
+    if streams is None or not plain_data(document):
         return UNREAD
     if blocks and not _put_events_back(document, streams, nonce):
         return UNREAD
     return document
 
 
-def _yaml_rs(text: str) -> Any:
+def yaml_rs_loads(text: str) -> Any:
     """yaml-rs's reading of `text`; a panic of the Rust parser comes out as a ValueError.
 
     A panic is not an Exception (pyo3 derives it from BaseException). Catching it by name
@@ -176,7 +176,7 @@ def _put_events_back(document: Any, streams: list[Any], nonce: str) -> bool:
     return found == len(streams)
 
 
-def _may_have_tag(text: str) -> bool:
+def may_have_tag(text: str) -> bool:
     """Whether a `!` may start a tag, which yaml-rs would drop or obey silently.
 
     Wider than YAML's grammar (a `!` after a space inside a text counts): such a file only
@@ -190,10 +190,10 @@ def _may_have_tag(text: str) -> bool:
     return False
 
 
-def _plain_data(root: Any) -> bool:
+def plain_data(root: Any) -> bool:
     """Whether yaml-rs's `root` has text keys only and is at most MAX_DEPTH deep.
 
-    Its scalars are JSON's already: without tags (see _may_have_tag) and with
+    Its scalars are JSON's already: without tags (see may_have_tag) and with
     parse_datetime off, yaml-rs makes no other kind of value.
     """
     level = [root]

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from pytest_llm.cassettes import vcr_fast_read
 from pytest_llm.cassettes.cassetter_format import (
     CassetterFormatError,
     is_cassetter,
@@ -153,6 +154,9 @@ def _parse(text: str, path: Path) -> Any:
             return json.loads(text)  # vcrpy's json serializer, or a test-agent JSON file
         except ValueError:
             pass  # YAML flow style also starts with "{": let the YAML parser say what is wrong
+    document = vcr_fast_read.parse(text)
+    if document is not vcr_fast_read.UNREAD:
+        return document
     try:
         return yaml.load(text, Loader=_VcrLoader)
     except yaml.YAMLError as exc:

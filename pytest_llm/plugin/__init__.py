@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -223,6 +225,7 @@ class _Hooks:
             else time.time()
         )
         self._state: RunState | None = None
+        self.users: dict[Path, int] = {}  # cassette -> how many collected tests use it
         # Serve pytest-recording's names (markers, fixtures) unless it is loaded itself.
         self.owner = vcr_compat.owner(config.pluginmanager)
         self.vcr = self.owner is None
@@ -259,6 +262,7 @@ class _Hooks:
                 similarity_method=run.similarity_method,
                 drift_min_score=run.drift_min_score,
                 run_started=self.run_started,
+                users=self.users,
             )
         return self._state
 
@@ -288,10 +292,14 @@ class _Hooks:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # Resolve every participating test up front: a bad marker value is a usage
         # error reported before anything runs, like a bad option.
+        self.users.clear()
         for item in items:
             vcr = self.vcr and vcr_compat.is_vcr_test(item)
             if vcr or options.takes_part(item, self.run):
                 settings = options.test_settings(item, self.run)
+                if not vcr:  # a vcr test names its cassette when it starts
+                    path = settings.cassette_path
+                    self.users[path] = self.users.get(path, 0) + 1
                 item.stash[_RUN] = _TestRun(
                     settings, options.budget(item), options.faults(item), vcr=vcr
                 )
@@ -395,8 +403,6 @@ class _Hooks:
             pytest.fail("pytest-llm: the vcr fixture was requested outside a test", pytrace=False)
         if run.handle is not None:
             return
-        from pathlib import Path
-
         from pytest_llm.replay.vcr import HONOURED, rules_from_config
 
         config = vcr_compat.merged_config(request.getfixturevalue("vcr_config"), item)
@@ -441,15 +447,16 @@ class _Hooks:
         self._block_network(item, run, config, recording=mode is not RecordMode.NONE)
         run.handle = _handle(run)
         if run.recorder is not None and item.get_closest_marker("vcr") is not None:
-            from pytest_llm.replay.vcr_cassette import VcrCassette
-            from pytest_llm.replay.vcr_object import matcher_functions
+            from pytest_llm.replay import vcr_cassette
 
-            names = [*rules.spec.match_on, *rules.spec.custom]
-            run.view = VcrCassette(
+            if _is_async(item):
+                vcr_cassette.preload()
+            run.view = vcr_cassette.VcrCassette(
                 run.recorder,
                 str(path),
                 mode,
-                matcher_functions(names, matchers or {}),
+                [*rules.spec.match_on, *rules.spec.custom],
+                matchers,
                 rules.before_request,
             )
 
@@ -550,12 +557,10 @@ class _Hooks:
                     self.state.stop(run.recorder)
                     plan.recorders.append(run.recorder)
                     return
+                recorders = [*plan.recorders, run.recorder]
+                plan.recorders.clear()
                 self.state.finish_samples(
-                    [*plan.recorders, run.recorder],
-                    plan.outcomes,
-                    plan.passed(),
-                    item.nodeid,
-                    plan.record,
+                    recorders, plan.outcomes, plan.passed(), item.nodeid, plan.record
                 )
         except CassetteError as exc:  # e.g. a cassette folder that cannot be written
             failure = str(exc)
@@ -625,7 +630,12 @@ class _Hooks:
                 guard.close()
             run = item.stash.get(_RUN, None)
             if run is not None and run.recorder is not None:
-                self._finish(item, run)
+                try:
+                    self._finish(item, run)
+                finally:
+                    # pytest keeps every item to the end of the run: what the test
+                    # recorded and replayed goes with its recorder.
+                    run.recorder = run.handle = run.view = None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.started:
@@ -656,6 +666,14 @@ class _Hooks:
             self._save_usage(session)
         if self.state.strict and self.state.unused() and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _is_async(item: pytest.Item) -> bool:
+    """Whether the test runs on an event loop (a coroutine, or marked for one)."""
+    function = getattr(item, "obj", None)
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        return True
+    return any(item.get_closest_marker(name) for name in ("asyncio", "anyio", "trio"))
 
 
 _HOOKS = pytest.StashKey["_Hooks"]()

@@ -59,6 +59,12 @@ class RunState:
     run_started: float | None = None
     # one JSON-ready record per test that made calls (see figures.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    # How many of the run's tests (those collected, before any ran) use each cassette. The
+    # run lets a cassette go after its last test: kept, every cassette read stays in memory
+    # to the end, where the garbage collector walks it again and again (a fifth of a suite
+    # of small cassettes went on those walks, at exit most of all).
+    users: dict[Path, int] = field(default_factory=dict)
+    _closed: set[Path] = field(default_factory=set)  # cassettes of no counted test, closed
     _interceptor: Interceptor = field(default_factory=Interceptor)
     _seen: dict[Path, int] = field(default_factory=dict)  # cassette version known covers
 
@@ -218,6 +224,26 @@ class RunState:
                 )
         else:
             self.tainted.add(path)
+        self._let_go(path)
+
+    def _let_go(self, path: Path) -> None:
+        """Forget the cassette at `path` once no test left will use it.
+
+        A cassette that no test was counted for (a pytest-recording test names its own when
+        it starts) is let go after its first test and kept once a second one has used it.
+        """
+        left = self.users.get(path)
+        if left is None:
+            if path in self._closed:
+                return
+            self._closed.add(path)
+        elif left > 1:
+            self.users[path] = left - 1
+            return
+        else:
+            self.users[path] = 0
+        self.cassettes.pop(path, None)
+        self._seen.pop(path, None)
 
     def compare(self, recorder: Recorder) -> list[dict[str, Any] | None]:
         """Drift of the test's calls against its baseline, kept on the recorder."""

@@ -4,6 +4,11 @@ Suites read it in autouse fixtures (`record_mode`, `all_played`, `play_counts`) 
 what was sent (`vcr.requests[0].body`). The object is a view of the test's recorder: `data` is
 what the test's cassettes held when it started, in file order, then what it recorded; a replay
 counts against the interaction that answered it. Requests are vcrpy's own `Request` objects.
+
+vcrpy is imported when a test first reads its requests or asks `in`, not before: importing it
+imports every HTTP library it can patch (requests, botocore, httpx, urllib3: 150 ms), which a
+suite that only reads the record mode and play counts should not pay. An async test has it
+imported when it starts (`preload`), so that nothing is imported on its event loop's thread.
 """
 
 from __future__ import annotations
@@ -14,10 +19,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
-
-from vcr.matchers import requests_match  # type: ignore[import-untyped]
-from vcr.record_mode import RecordMode as VcrRecordMode  # type: ignore[import-untyped]
-from vcr.request import Request  # type: ignore[import-untyped]
 
 from pytest_llm.cassettes.interaction import encode_json, replay_body, replay_events
 from pytest_llm.cassettes.plain_http import body_part, decode_body, is_plain
@@ -67,10 +68,33 @@ class CassetteRecordMode(str):
 
 def vcr_record_mode(mode: RecordMode) -> CassetteRecordMode:
     """The record mode a `vcr` cassette reports; `rewrite` is `new_episodes`, as
-    pytest-recording hands it to vcrpy (which has no rewrite)."""
+    pytest-recording hands it to vcrpy (which has no rewrite). The other modes' values are
+    vcrpy's own."""
     if mode is RecordMode.REWRITE:
-        return CassetteRecordMode(VcrRecordMode.NEW_EPISODES.value)
-    return CassetteRecordMode(VcrRecordMode(mode.value).value)
+        return CassetteRecordMode(RecordMode.NEW_EPISODES.value)
+    return CassetteRecordMode(mode.value)
+
+
+def preload() -> None:
+    """Import what the view's requests and matchers need (see the module docstring)."""
+    import vcr.matchers  # type: ignore[import-untyped]
+    import vcr.request  # type: ignore[import-untyped]  # noqa: F401
+
+
+def matcher_functions(names: list[str], custom: dict[str, Matcher]) -> tuple[Matcher, ...]:
+    """vcrpy's functions for matcher names (cassetter's `json_body` is vcrpy's `body`), with
+    the ones a conftest registered or replaced; unknown names are left out."""
+    from vcr import VCR
+
+    built_in = VCR().matchers
+    known = {**built_in, "json_body": built_in["body"], **custom}
+    return tuple(known[name] for name in names if name in known)
+
+
+def _request_type() -> Any:
+    from vcr.request import Request
+
+    return Request
 
 
 def vcr_request(interaction: dict[str, Any], base: str | None = None) -> Any:
@@ -82,7 +106,7 @@ def vcr_request(interaction: dict[str, Any], base: str | None = None) -> Any:
     headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
     if is_plain(interaction):
         body = decode_body(body_part(request)) or None
-        return Request(
+        return _request_type()(
             str(request.get("method", "GET")), str(request.get("url", "")), body, headers
         )
     path = str(request.get("path", ""))
@@ -93,7 +117,7 @@ def vcr_request(interaction: dict[str, Any], base: str | None = None) -> Any:
     if "body" in request and "content-type" not in {k.lower() for k in headers}:
         headers["content-type"] = "application/json"  # stored decoded: say what it was
     body = encode_json(request["body"]) if "body" in request else None
-    return Request(str(request.get("method") or "POST"), uri, body, headers)
+    return _request_type()(str(request.get("method") or "POST"), uri, body, headers)
 
 
 def vcr_response(interaction: dict[str, Any]) -> dict[str, Any]:
@@ -136,13 +160,15 @@ class VcrCassette:
         recorder: Any,
         path: str,
         mode: RecordMode,
-        matchers: tuple[Matcher, ...],
+        match_on: list[str],
+        custom: dict[str, Matcher] | None = None,
         before_request: Callable[[Any], Any] | None = None,
     ) -> None:
         self._recorder = recorder
         self._path = path
         self.record_mode = vcr_record_mode(mode)
-        self._matchers = matchers
+        self._match_on = match_on  # matcher names, with the conftest's own in `custom`
+        self._custom = custom or {}
         self._before_request = before_request
         self._loaded: list[dict[str, Any]] = list(recorder.loaded)
 
@@ -198,13 +224,16 @@ class VcrCassette:
     def write_protected(self) -> bool:
         """Whether the cassette takes no new recordings (vcrpy's definition)."""
         mode = self.record_mode
-        return bool(mode == VcrRecordMode.NONE or (mode == VcrRecordMode.ONCE and self._loaded))
+        return bool(mode == "none" or (mode == "once" and self._loaded))
 
     def __len__(self) -> int:
         return len(self._interactions())
 
     def __contains__(self, request: Any) -> bool:
         """Whether an unplayed recording matches `request`, with the test's matchers."""
+        from vcr.matchers import requests_match
+
+        matchers = matcher_functions(self._match_on, self._custom)
         if self._before_request is not None:
             request = self._before_request(request)
             if request is None:
@@ -216,7 +245,7 @@ class VcrCassette:
             recorded = self._request(interaction)
             if not is_plain(interaction):  # a model call's host is never part of its match
                 recorded.uri = rebased(recorded.uri, request.uri)
-            if requests_match(request, recorded, self._matchers):
+            if requests_match(request, recorded, matchers):
                 return True
         return False
 

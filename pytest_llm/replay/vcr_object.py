@@ -49,7 +49,6 @@ _READ = frozenset(
     }
 )
 Document = Callable[[Path], Any]
-_BUILT_IN_MATCHERS = {**VCR().matchers, "json_body": VCR().matchers["body"]}
 
 
 def new_vcr(folder: Path, suffix: str, mode: RecordMode) -> Any:
@@ -157,12 +156,3 @@ def pairwise(matchers: list[Callable[[Any, Any], Any]]) -> Pairwise:
         return found
 
     return accepted
-
-
-def matcher_functions(
-    names: list[str], custom: dict[str, Callable[[Any, Any], Any]]
-) -> tuple[Callable[[Any, Any], Any], ...]:
-    """vcrpy's functions for matcher names (cassetter's `json_body` is vcrpy's `body`), with
-    the ones a conftest registered or replaced; unknown names are left out."""
-    known = {**_BUILT_IN_MATCHERS, **custom}
-    return tuple(known[name] for name in names if name in known)

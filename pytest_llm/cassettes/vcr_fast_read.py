@@ -1,0 +1,179 @@
+"""The fast reader of vcrpy's YAML cassettes: yaml-rs, wherever it reads what PyYAML reads.
+
+vcrpy writes its cassettes with PyYAML, which reads YAML 1.1; yaml-rs (Rust, ten times
+faster than PyYAML's C loader on these files) reads YAML 1.2. The two read a file alike
+except for some plain (unquoted) scalars, which each resolves to a type of its own: `yes`,
+`off`, `017`, `1e5`, `+.5`, `1:20`, a date, `<<`. So before yaml-rs's result is used, every
+plain scalar of the file that may be one of those is read by both, and must come out the
+same. Bodies that vcrpy keeps as `!!binary` (gzip answers, most of them) are cut out, decoded
+by `base64` as PyYAML does, and put back where vcrpy keeps bodies. The rest sends the file to
+PyYAML (`parse` answers UNREAD): other tags (`!!python/...` header keys), anchors, a binary body
+elsewhere or written otherwise, aliases, directives, the line breaks that YAML 1.1 has and
+1.2 has not, and duplicate keys (PyYAML keeps the last, yaml-rs refuses them).
+
+A plain scalar starts a line (after its indentation and any `- `), or follows `: `, `- `,
+`? ` or a flow collection's `[`, `{` or `,`. The scan also finds such starts inside quoted
+scalars, where they are harmless: a token there costs a comparison, at worst a slower load.
+Only a timestamp can be of another type than text and hold a space; it starts with digits.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import secrets
+from typing import Any
+
+import yaml
+
+from pytest_llm.cassettes.fast_read import UNREAD as UNREAD
+from pytest_llm.cassettes.fast_read import may_have_tag, plain_data, yaml_rs_loads
+
+# Where a plain scalar that may not be text starts (a digit, a sign, a dot, `_` (yaml-rs
+# reads `_1` as 1), or one of YAML
+# 1.1's booleans, `<<` or `=`), and the scalar up to the first character that no typed one
+# holds (`: ` and ` #` end a plain one; a space goes on, as in a timestamp). The match ends
+# there, so that a key's value is found too. The text is searched with a line break in front.
+_SUSPECT = re.compile(
+    r"(?:[:?-][ \t]|[\n\[{,])[ \t]*(?:-[ \t]+)*"
+    r"([-+]?[._0-9](?:[^\n:#,\]}]|:(?![ \t\n]|$))*"
+    r"|(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<|=)(?=[ \t]*(?:\n|$|:[ \t\n]|:$|#|[,\]}])))"
+)
+# A token either version may read as something else than text: YAML 1.1's implicit types
+# (as PyYAML's patterns have them) and YAML 1.2's core schema, widened.
+_TYPED = re.compile(
+    "|".join(
+        [
+            r"[-+]?(?:[_0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9_]+)?",
+            r"[-+]?0[xXoObB][0-9a-fA-F_]*",
+            r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+            r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?",
+            r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+).*)?",
+            r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|<<|=",
+        ]
+    )
+)
+# Characters that YAML 1.1 reads otherwise than 1.2 wherever they stand: the NEL, LS and PS
+# line breaks, and a byte order mark.
+_UNSAFE_CHARACTERS = ("\x85", "\u2028", "\u2029", "\ufeff")
+# A binary body as PyYAML writes it: the tag, then a literal block of base64 lines indented
+# deeper than the line that holds the tag (a pattern per indentation).
+_BINARY_TAG = "!!binary |\n"
+_base64_lines: dict[int, re.Pattern[str]] = {}
+_SPACES = re.compile(" *")
+
+# An anchor, whose name YAML 1.1 ends sooner than 1.2 does (`&a: b`).
+_ANCHOR = re.compile(r"[\n \t\[{,:?-]&")
+
+# A scalar that starts with an indicator, which YAML 1.1 refuses or reads as an explicit key
+# and yaml-rs may read as text (`[?a]`, `{a: >}`, `a: %b`); a block scalar's `|` or `>` at
+# the end of its line is not one.
+_ODD_START = re.compile(
+    r"[\[{,][ \t]*[?|>:%@`]|\n[ \t]*[?|>:%]"
+    r"|[:-][ \t]+(?:[?:%@`]|[|>](?![-+0-9]*[ \t]*(?:#[^\n]*)?\n))"
+)
+
+_PyYamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# typed token -> whether both read it as the same value (they recur: `200`, `0`, `true`)
+_agreed: dict[str, bool] = {}
+
+
+def parse(text: str) -> Any:
+    """The document as PyYAML reads it, by yaml-rs; UNREAD when that is not certain."""
+    if text.startswith("%") or "\n%" in text or any(c in text for c in _UNSAFE_CHARACTERS):
+        return UNREAD  # a directive (`%YAML 1.1`), or a line break of YAML 1.1's
+    nonce = "pytest-llm-binary-" + secrets.token_hex(8)
+    blocks: list[str] = []
+    if _BINARY_TAG in text:
+        text = _cut_binary(text, nonce, blocks)
+    if (
+        may_have_tag(text)
+        or ("&" in text and _ANCHOR.search("\n" + text))
+        or _ODD_START.search(text)
+    ):
+        return UNREAD
+    for token in _SUSPECT.findall("\n" + text):
+        token = token.rstrip(" \t")
+        if not _TYPED.fullmatch(token):
+            continue
+        agreed = _agreed.get(token)
+        if agreed is None:
+            agreed = _agreed[token] = _same_reading(token)
+        if not agreed:
+            return UNREAD
+    try:
+        document = yaml_rs_loads(text)
+        bodies = [base64.decodebytes(block.encode("ascii")) for block in blocks]
+    except Exception:  # a parse error, a duplicate key, an alias, bad base64 (binascii)
+        return UNREAD
+    # Keys other than text (PyYAML refuses a list as a key, or none at all) and deep nesting
+    # are PyYAML's to read, or refuse.
+    if not plain_data(document) or (bodies and not _put_bodies_back(document, bodies, nonce)):
+        return UNREAD
+    return document
+
+
+def _cut_binary(text: str, nonce: str, blocks: list[str]) -> str:
+    """`text` with each binary body's tag and base64 lines replaced by a placeholder, the
+    lines kept in `blocks`; a tag written otherwise is left in place (and sends the file
+    to PyYAML)."""
+    kept: list[str] = []
+    done = 0
+    at = text.find(_BINARY_TAG)
+    while at != -1:
+        line_start = text.rfind("\n", 0, at) + 1
+        indent = _SPACES.match(text, line_start).end() - line_start  # type: ignore[union-attr]
+        lines = _base64_lines.get(indent)
+        if lines is None:
+            lines = _base64_lines[indent] = re.compile(f"(?: {{{indent + 1},}}[A-Za-z0-9+/=]+\n)+")
+        body = lines.match(text, at + len(_BINARY_TAG))
+        if body is not None and "!" not in text[line_start:at]:
+            kept += (text[done:at], f"{nonce}-{len(blocks)}\n")
+            blocks.append(body[0])
+            done = body.end()
+        at = text.find(_BINARY_TAG, at + 1)
+    kept.append(text[done:])
+    return "".join(kept)
+
+
+def _put_bodies_back(document: Any, bodies: list[bytes], nonce: str) -> bool:
+    """Whether every body's placeholder stood where vcrpy keeps bodies, each once.
+
+    Those places: a request's or response's own keys (`body`, `content`), and the keys of
+    a mapping there (`body: {string: ...}`).
+    """
+    records = document.get("interactions") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        return False
+    placeholders = {f"{nonce}-{n}": n for n in range(len(bodies))}
+    found = 0
+    for record in records:
+        for part in (
+            (record.get("request"), record.get("response")) if isinstance(record, dict) else ()
+        ):
+            for mapping in (
+                (part, *(v for v in part.values() if isinstance(v, dict)))
+                if isinstance(part, dict)
+                else ()
+            ):
+                for key, value in mapping.items():
+                    if type(value) is str and value in placeholders:
+                        mapping[key] = bodies[placeholders.pop(value)]
+                        found += 1
+    return found == len(bodies)
+
+
+def _same_reading(token: str) -> bool:
+    """Whether PyYAML and yaml-rs read the plain scalar `token` as the same value."""
+    line = "k: " + token
+    try:
+        theirs = yaml.load(line, Loader=_PyYamlLoader)["k"]
+        ours = yaml_rs_loads(line)["k"]
+    except Exception:
+        return False
+    if type(theirs) is not type(ours):
+        return False
+    if isinstance(ours, float) and math.isnan(ours):
+        return math.isnan(theirs)
+    return bool(theirs == ours)
