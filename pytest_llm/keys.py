@@ -205,14 +205,12 @@ def key_fields(
 
 def make_key(endpoint: Endpoint, body: dict[str, Any], match_on: KeySpec | frozenset[str]) -> str:
     """A short stable digest of the key fields: key order and JSON whitespace do not matter."""
-    canonical = json.dumps(
-        key_fields(endpoint, body, match_on),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
+    canonical = _KEY_JSON.encode(key_fields(endpoint, body, match_on))
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]
+
+
+# Built once: json.dumps with options builds an encoder per call, on every replayed call.
+_KEY_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}

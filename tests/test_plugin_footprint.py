@@ -31,8 +31,15 @@ LIVE = []
 
 
 def pytest_runtest_logfinish(nodeid, location):
-    # After the plugin's teardown: which cassettes are still in memory.
-    names = sorted(o.path.stem for o in gc.get_objects() if isinstance(o, Cassette))
+    # After the plugin's teardown: which cassettes of this project are still reachable
+    # (what earlier runs in this process left to the collector is collected first).
+    gc.collect()
+    here = os.getcwd()
+    names = sorted(
+        o.path.stem
+        for o in gc.get_objects()
+        if isinstance(o, Cassette) and str(o.path).startswith(here)
+    )
     LIVE.append([nodeid.split("::")[-1], names])
 
 

@@ -116,7 +116,15 @@ DIFFERENT = [
 @pytest.mark.parametrize("token", DIFFERENT)
 @pytest.mark.parametrize(
     "line",
-    ["x-value: {t}", "x-list:\n      - {t}", "{t}: key", "x-flow: [a, {t}]", "x-spaced:   {t}  "],
+    [
+        "x-value: {t}",
+        "x-list:\n      - {t}",
+        "{t}: key",
+        "x-flow: [a, {t}]",
+        "x-spaced:   {t}  ",
+        "x-flow-lines: {{\n        {t}: []}}",
+        "x-block: |\n      x-after: {t}",
+    ],
 )
 def test_a_plain_scalar_read_otherwise_by_yaml_1_2_goes_to_pyyaml(token: str, line: str) -> None:
     text = cassette(line.format(t=token))

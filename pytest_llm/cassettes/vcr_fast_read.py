@@ -30,16 +30,28 @@ import yaml
 from pytest_llm.cassettes.fast_read import UNREAD as UNREAD
 from pytest_llm.cassettes.fast_read import may_have_tag, plain_data, yaml_rs_loads
 
-# Where a plain scalar that may not be text starts (a digit, a sign, a dot, `_` (yaml-rs
-# reads `_1` as 1), or one of YAML
-# 1.1's booleans, `<<` or `=`), and the scalar up to the first character that no typed one
-# holds (`: ` and ` #` end a plain one; a space goes on, as in a timestamp). The match ends
-# there, so that a key's value is found too. The text is searched with a line break in front.
-_SUSPECT = re.compile(
-    r"(?:[:?-][ \t]|[\n\[{,])[ \t]*(?:-[ \t]+)*"
-    r"([-+]?[._0-9](?:[^\n:#,\]}]|:(?![ \t\n]|$))*"
+# Where a scalar starts (after `: `, `- `, `? `, a line's indentation; in a flow collection,
+# after `[`, `{`, `,`), when it may not be text or starts with an indicator:
+# - `token`: a plain scalar that may be typed (a digit, a sign, a dot, `_` (yaml-rs reads
+#   `_1` as 1), or one of YAML 1.1's booleans, `<<`, `=`), up to the first character that
+#   no typed one holds (`: ` and ` #` end a plain one; a space goes on, as in a timestamp),
+#   so that a key's value is found too;
+# - `odd`: an indicator, which YAML 1.1 refuses or reads as an explicit key where yaml-rs
+#   may read text (`[?a]`, `{a: >}`, `a: %b`); `header`, the rest of a block scalar's
+#   first line when `|` or `>` starts one; `start`, the `:`, `-` or `?` before a value.
+# The text is searched with a line break in front.
+_TOKEN = (
+    r"(?P<token>[-+]?[._0-9](?:[^\n:#,\]}]|:(?![ \t\n]|$))*"
     r"|(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<|=)(?=[ \t]*(?:\n|$|:[ \t\n]|:$|#|[,\]}])))"
 )
+# Block starts, where `[` and `{` open a flow collection (the flow pass then runs too).
+_BLOCK_SCAN = re.compile(
+    r"(?:(?P<start>[:?-])[ \t]|\n)[ \t]*(?P<dashes>(?:-[ \t]+)*)"
+    rf"(?:{_TOKEN}|(?P<odd>[?|>:%@`\[{{])(?P<header>(?=[-+0-9]*[ \t]*(?:#[^\n]*)?\n))?)"
+)
+_EMPTY = re.compile(r"[ \t]*[\]}]")
+# Flow starts, looked at only in a file with a flow collection that is not empty.
+_FLOW_SCAN = re.compile(rf"[\[{{,][ \t]*(?:{_TOKEN}|(?P<odd>[?|>:%@`]))")
 # A token either version may read as something else than text: YAML 1.1's implicit types
 # (as PyYAML's patterns have them) and YAML 1.2's core schema, widened.
 _TYPED = re.compile(
@@ -66,13 +78,6 @@ _SPACES = re.compile(" *")
 # An anchor, whose name YAML 1.1 ends sooner than 1.2 does (`&a: b`).
 _ANCHOR = re.compile(r"[\n \t\[{,:?-]&")
 
-# A scalar that starts with an indicator, which YAML 1.1 refuses or reads as an explicit key
-# and yaml-rs may read as text (`[?a]`, `{a: >}`, `a: %b`); a block scalar's `|` or `>` at
-# the end of its line is not one.
-_ODD_START = re.compile(
-    r"[\[{,][ \t]*[?|>:%@`]|\n[ \t]*[?|>:%]"
-    r"|[:-][ \t]+(?:[?:%@`]|[|>](?![-+0-9]*[ \t]*(?:#[^\n]*)?\n))"
-)
 
 _PyYamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # typed token -> whether both read it as the same value (they recur: `200`, `0`, `true`)
@@ -87,20 +92,24 @@ def parse(text: str) -> Any:
     blocks: list[str] = []
     if _BINARY_TAG in text:
         text = _cut_binary(text, nonce, blocks)
-    if (
-        may_have_tag(text)
-        or ("&" in text and _ANCHOR.search("\n" + text))
-        or _ODD_START.search(text)
-    ):
+    if may_have_tag(text) or ("&" in text and _ANCHOR.search("\n" + text)):
         return UNREAD
-    for token in _SUSPECT.findall("\n" + text):
-        token = token.rstrip(" \t")
-        if not _TYPED.fullmatch(token):
-            continue
-        agreed = _agreed.get(token)
-        if agreed is None:
-            agreed = _agreed[token] = _same_reading(token)
-        if not agreed:
+    searched = "\n" + text
+    flows = False
+    for found in _BLOCK_SCAN.finditer(searched):
+        token, odd = found["token"], found["odd"]
+        if odd is None:
+            if not _agrees(token):
+                return UNREAD
+        elif odd in "[{":  # a flow collection, unless it is empty (`[]`, `{}`)
+            flows = flows or not _EMPTY.match(searched, found.end("odd"))
+        elif found["start"] is not None or found["dashes"]:  # a value
+            if odd not in "|>" or found["header"] is None:
+                return UNREAD  # `|` and `>` may only start a block scalar here
+        elif odd in "?|>:%":  # a line that starts with one
+            return UNREAD
+    for found in _FLOW_SCAN.finditer(searched) if flows else ():
+        if found["odd"] is not None or not _agrees(found["token"]):
             return UNREAD
     try:
         document = yaml_rs_loads(text)
@@ -112,6 +121,17 @@ def parse(text: str) -> Any:
     if not plain_data(document) or (bodies and not _put_bodies_back(document, bodies, nonce)):
         return UNREAD
     return document
+
+
+def _agrees(token: str) -> bool:
+    """Whether both read the plain scalar `token` alike (typed or not)."""
+    token = token.rstrip(" \t")
+    if not _TYPED.fullmatch(token):
+        return True
+    agreed = _agreed.get(token)
+    if agreed is None:
+        agreed = _agreed[token] = _same_reading(token)
+    return agreed
 
 
 def _cut_binary(text: str, nonce: str, blocks: list[str]) -> str:

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,13 +143,13 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     )
 
 
-def _load_providers() -> None:
-    """This run's providers: entry points are read here, never during a call."""
+def _load_providers(points: tuple[EntryPoint, ...]) -> None:
+    """This run's providers, from its entry points (read at configure, never during a call)."""
     from pytest_llm.errors import ProviderError
     from pytest_llm.providers import registry
 
     try:
-        registry.load()
+        registry.load(points)
     except ProviderError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -157,12 +157,13 @@ def _load_providers() -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # A registered provider that cannot be used is a usage error of the run, said at once;
     # with none registered, the providers load with the first participating test.
-    if entry_points(group="pytest_llm.providers"):
-        _load_providers()
+    points = tuple(entry_points(group="pytest_llm.providers"))
+    if points:
+        _load_providers(points)
     for line in options.marker_lines():
         config.addinivalue_line("markers", line)
     run = options.resolve(config)
-    hooks = _Hooks(config, run)
+    hooks = _Hooks(config, run, points)
     config.stash[_HOOKS] = hooks
     config.pluginmanager.register(hooks, vcr_compat.HOOKS_NAME)
     config.pluginmanager.register(Sampler(), "pytest-llm-samples")
@@ -214,9 +215,15 @@ class _TestRun:
 class _Hooks:
     """The run's hooks, registered in pytest_configure so they can hold typed state."""
 
-    def __init__(self, config: pytest.Config, run: options.RunConfig) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        run: options.RunConfig,
+        provider_points: tuple[EntryPoint, ...] = (),
+    ) -> None:
         self.config = config
         self.run = run
+        self.provider_points = provider_points  # read once, at configure
         self.partial = False  # tests were deselected: the usage record is incomplete
         workerinput = getattr(config, "workerinput", None)
         self.run_started: float = (
@@ -244,7 +251,7 @@ class _Hooks:
             from pytest_llm.checks import prices
             from pytest_llm.plugin.session import RunState
 
-            _load_providers()
+            _load_providers(self.provider_points)
             cache = getattr(self.config, "cache", None)
             load_cache.configure(cache.mkdir("pytest-llm") if cache is not None else None)
 

@@ -13,7 +13,8 @@ reading package metadata touches files, which must not happen on an event loop's
 from __future__ import annotations
 
 import threading
-from importlib.metadata import entry_points
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 
 from pytest_llm.errors import ProviderError
 from pytest_llm.providers.anthropic import Anthropic
@@ -44,8 +45,9 @@ def _instance(name: str, target: object) -> Provider:
     return provider
 
 
-def load() -> tuple[Provider, ...]:
-    """Read the entry points again: the providers of this run, third-party ones first.
+def load(points: Iterable[EntryPoint] | None = None) -> tuple[Provider, ...]:
+    """Read the entry points again (or `points`, read already): the providers of this run,
+    third-party ones first.
 
     A registered provider is asked before the built-in ones, so a package can claim a path
     that would otherwise look OpenAI-compatible. A name already taken is an error.
@@ -53,7 +55,7 @@ def load() -> tuple[Provider, ...]:
     global _loaded
     found: list[Provider] = []
     names = {p.name for p in BUILTIN}
-    for point in entry_points(group=GROUP):
+    for point in entry_points(group=GROUP) if points is None else points:
         provider = _instance(point.name, point.load())
         if provider.name in names:
             raise ProviderError(
