@@ -31,7 +31,7 @@ def interaction_key(interaction: dict[str, Any], match_on: Spec) -> str:
     if is_tool_step(interaction):  # MCP requests and tool functions: one key, always
         return stored_tool_key(interaction)
     if isinstance(match_on, VcrSpec):
-        return vcr_key(view_of_interaction(interaction), match_on)
+        return vcr_key(view_of_interaction(interaction, match_on), match_on)
     if is_plain(interaction):  # plain HTTP keys do not depend on match_on
         return stored_key(interaction)
     request = interaction["request"]

@@ -23,6 +23,7 @@ KNOWN_MATCHERS = frozenset(
     {*DEFAULT_VCR_MATCH_ON, "uri", "url", "body", "raw_body", "json_body", "headers"}
 )
 _HOSTLESS = frozenset({"scheme", "host", "port"})
+_BODY_MATCHERS = frozenset({"body", "raw_body", "json_body"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Framing headers differ between a live request and its stored form (bodies are decoded).
 _FRAMING = frozenset({"content-type", "content-length", "transfer-encoding", "content-encoding"})
@@ -36,6 +37,16 @@ class VcrSpec:
 
     match_on: tuple[str, ...] = DEFAULT_VCR_MATCH_ON
     custom: tuple[str, ...] = ()
+
+    @property
+    def uses_body(self) -> bool:
+        """Whether a built-in matcher looks at the body (vcrpy's default does not)."""
+        return not _BODY_MATCHERS.isdisjoint(self.match_on)
+
+    @property
+    def uses_headers(self) -> bool:
+        """Whether the `headers` matcher is on."""
+        return "headers" in self.match_on
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -60,33 +71,56 @@ class RequestView:
 
 
 def view_of_call(
-    method: str, path: str, query: str, body: dict[str, Any], headers: dict[str, str]
+    method: str,
+    path: str,
+    query: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    spec: VcrSpec | None = None,
 ) -> RequestView:
-    """A model call (live or stored) as vcrpy's matchers see it."""
-    canonical = json.dumps(canonical_request(body), sort_keys=True, separators=(",", ":"))
+    """A model call (live or stored) as vcrpy's matchers see it; with `spec`, the body and
+    headers only when its matchers look at them (every call and recording is viewed)."""
+    canonical = (
+        json.dumps(canonical_request(body), sort_keys=True, separators=(",", ":"))
+        if spec is None or spec.uses_body
+        else ""
+    )
     return RequestView(
         method.upper(),
         path + (f"?{query}" if query else ""),
         canonical,
-        _headers(headers),
+        _headers(headers) if spec is None or spec.uses_headers else (),
         model_call=True,
     )
 
 
 def view_of_plain(
-    method: str, url: str, stored_body: dict[str, Any], headers: dict[str, str]
+    method: str,
+    url: str,
+    stored_body: dict[str, Any],
+    headers: dict[str, str],
+    spec: VcrSpec | None = None,
 ) -> RequestView:
-    """A plain HTTP request (live or stored) as vcrpy's matchers see it."""
-    return RequestView(method.upper(), url, http_body_digest(stored_body), _headers(headers))
+    """A plain HTTP request (live or stored) as vcrpy's matchers see it (see view_of_call)."""
+    return RequestView(
+        method.upper(),
+        url,
+        http_body_digest(stored_body) if spec is None or spec.uses_body else "",
+        _headers(headers) if spec is None or spec.uses_headers else (),
+    )
 
 
-def view_of_interaction(interaction: dict[str, Any]) -> RequestView:
-    """A stored interaction's request as vcrpy's matchers see it."""
+def view_of_interaction(interaction: dict[str, Any], spec: VcrSpec | None = None) -> RequestView:
+    """A stored interaction's request as vcrpy's matchers see it (see view_of_call)."""
     request = interaction["request"]
-    headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+    headers = (
+        {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
+        if spec is None or spec.uses_headers
+        else {}
+    )
     if is_plain(interaction):
         return view_of_plain(
-            str(request["method"]), str(request["url"]), body_part(request), headers
+            str(request["method"]), str(request["url"]), body_part(request), headers, spec
         )
     path, _, inline_query = str(request["path"]).partition("?")
     return view_of_call(
@@ -95,6 +129,7 @@ def view_of_interaction(interaction: dict[str, Any]) -> RequestView:
         str(request.get("query") or inline_query),
         request["body"],
         headers,
+        spec,
     )
 
 

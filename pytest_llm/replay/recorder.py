@@ -227,14 +227,16 @@ class Recorder:
         if self.vcr is not None:
             method, url, headers = request
             parts = urlsplit(url)
+            matched = self.vcr.spec
             view = view_of_call(
                 method,
                 parts.path,
                 self.scrubber.query(parts.query),
                 keyed_body,
-                self.scrubber.headers(headers, secrets),
+                self.scrubber.headers(headers, secrets) if matched.uses_headers else {},
+                matched,
             )
-            key = vcr_key(view, self.vcr.spec)
+            key = vcr_key(view, matched)
         else:
             key = make_key(endpoint, keyed_body, self.settings.key)
         with self._lock:
@@ -382,7 +384,9 @@ class Recorder:
         records mock transports, older versions and pytest-httpx's mocks never reach it).
         """
         if self.vcr is not None:
-            key = vcr_key(view_of_plain(method, url, request_body, headers or {}), self.vcr.spec)
+            matched = self.vcr.spec
+            view = view_of_plain(method, url, request_body, headers or {}, matched)
+            key = vcr_key(view, matched)
         else:
             key = plain_key(method, url, request_body)
         with self._lock:
