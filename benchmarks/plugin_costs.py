@@ -3,7 +3,7 @@
 A project is generated in a temporary folder; each timed run is a whole `python -m pytest`
 process with no load cache (`CI=true`, `-p no:cacheprovider`: a fresh clone in CI). Its
 tests run in this order, each making one replayed OpenAI call, and a conftest hook writes
-how long each took (setup, call and teardown):
+how long each took, up to the end of its call and then its teardown:
 
 0. `test_plain`: takes no part; it makes the same SDK call through an in-process transport,
    so that the SDK's own first-call work (lazy imports, ~80 ms) is not counted below;
@@ -16,10 +16,12 @@ how long each took (setup, call and teardown):
 Measured, medians over the runs (and the range), in wall time and in the process's CPU time
 (its threads included), which a machine busy with other work blurs less:
 
-- first test's one-time cost: a - b (goal < 30 ms);
-- cold load through the plugin: c - d, against `json.loads` of the same interactions as
-  JSON text, timed at the end of the same process with the garbage collector paused, as
-  the plugin's load pauses it (goal <= 3x).
+- first test's one-time cost: a - b, setup to teardown (goal < 30 ms);
+- cold load through the plugin: c - d, setup and call (the load, then the replay), against
+  `json.loads` of the same interactions as JSON text, timed at the end of the same process
+  with the garbage collector paused, as the plugin's load pauses it (goal <= 3x);
+- letting the big cassette go: c - d, teardown (no test left uses it: its objects are freed
+  there, rather than walked by the garbage collector to the end of the run and freed at exit).
 
 Run: python benchmarks/plugin_costs.py   (about a minute; --rounds to change)
 """
@@ -56,14 +58,26 @@ import pytest
 TIMES = {}
 
 
+CALL_DONE = {}
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item):
     start, cpu = time.perf_counter(), time.process_time()
     try:
         return (yield)
     finally:
-        TIMES[item.name] = time.perf_counter() - start
-        TIMES[item.name + " cpu"] = time.process_time() - cpu
+        end, end_cpu = time.perf_counter(), time.process_time()
+        done, done_cpu = CALL_DONE.pop(item.nodeid)
+        TIMES[f"{item.name} run"] = done - start  # setup and call
+        TIMES[f"{item.name} run cpu"] = done_cpu - cpu
+        TIMES[f"{item.name} teardown"] = end - done
+        TIMES[f"{item.name} teardown cpu"] = end_cpu - done_cpu
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":  # the call is over, the teardown to come
+        CALL_DONE[report.nodeid] = (time.perf_counter(), time.process_time())
 
 
 def pytest_sessionfinish(session):
@@ -201,11 +215,18 @@ def main() -> None:
         for _ in range(args.rounds):
             times = run(project, env)
             for clock in ("", " cpu"):
-                first = times["test_a_first" + clock] - times["test_b_second" + clock]
-                load = times["test_c_big" + clock] - times["test_d_small" + clock]
+                run_, free_ = {}, {}
+                for test in ("test_a_first", "test_b_second", "test_c_big", "test_d_small"):
+                    run_[test] = times[f"{test} run{clock}"]
+                    free_[test] = times[f"{test} teardown{clock}"]
+                whole = {test: run_[test] + free_[test] for test in run_}
+                first = whole["test_a_first"] - whole["test_b_second"]
+                load = run_["test_c_big"] - run_["test_d_small"]
+                free = free_["test_c_big"] - free_["test_d_small"]
                 found.setdefault("first" + clock, []).append(first * 1e3)
                 found.setdefault("load" + clock, []).append(load * 1e3)
                 found.setdefault("ratio" + clock, []).append(load / times["json.loads" + clock])
+                found.setdefault("free" + clock, []).append(free * 1e3)
             print(".", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     rows: list[list[Any]] = [
@@ -214,6 +235,7 @@ def main() -> None:
             ("first test's one-time cost (a - b), ms", "first", "< 30"),
             ("cold load of 1,000 interactions (c - d), ms", "load", ""),
             ("  / json.loads of the same data", "ratio", "<= 3"),
+            ("letting it go after its last test (c - d), ms", "free", ""),
         )
     ]
     print(f"medians (range) of {args.rounds} whole pytest runs, no load cache (CI=true);")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +34,13 @@ def reader(scrubber: Scrubber, document: Callable[[Path], Any] | None = None) ->
     """
 
     def read(path: Path) -> list[dict[str, Any]] | None:
+        with store.without_collection():  # as store.read: a load makes objects, no cycles
+            return _read(path)
+
+    def _read(path: Path) -> list[dict[str, Any]] | None:
         try:
             raw = path.read_bytes()
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            modified = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
         except FileNotFoundError:
             raw, modified = None, None
         except OSError as exc:
@@ -47,7 +52,7 @@ def reader(scrubber: Scrubber, document: Callable[[Path], Any] | None = None) ->
                 return _from_document(path, document, scrubber, modified)
             if raw is None:
                 return None
-            return import_file(path, scrubber, undated=modified).interactions
+            return import_file(path, scrubber, undated=modified, raw=raw).interactions
         except VcrImportError as exc:
             if exc.problem == ALREADY_PYTEST_LLM:  # written by an earlier pytest-llm
                 return store.read(path)

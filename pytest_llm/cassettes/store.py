@@ -85,7 +85,7 @@ def _checked(document: Any, text: str, path: Path) -> list[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _without_collection() -> Iterator[None]:
+def without_collection() -> Iterator[None]:
     """Pause the cyclic garbage collector while a cassette is turned into objects.
 
     A load makes hundreds of thousands of dicts and lists and no cycle, and each batch of
@@ -114,7 +114,7 @@ def _without_collection() -> Iterator[None]:
 
 def read(path: Path) -> list[dict[str, Any]] | None:
     """The interactions stored at `path`, or None when there is no file."""
-    with _without_collection():
+    with without_collection():
         return _read(path)
 
 

@@ -108,18 +108,23 @@ def output_name(source: Path) -> str:
 
 
 def import_file(
-    path: Path, scrubber: Scrubber | None = None, *, undated: datetime | None = None
+    path: Path,
+    scrubber: Scrubber | None = None,
+    *,
+    undated: datetime | None = None,
+    raw: bytes | None = None,
 ) -> ImportResult:
     """Read a vcrpy / pytest-recording cassette and convert its OpenAI and Anthropic calls.
 
     `undated` is the recording time of interactions whose answer has no Date header
     (default: now); reading a file in place passes its modification time, so that every
-    read gives each interaction the same identity.
+    read gives each interaction the same identity. `raw`: the file's bytes, read already.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise VcrImportError(path, f"cannot read it ({exc.strerror})") from None
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise VcrImportError(path, f"cannot read it ({exc.strerror})") from None
     if raw.startswith(_GZIP_MAGIC):  # langchain keeps whole cassettes as .yaml.gz
         try:
             raw = gzip.decompress(raw)
