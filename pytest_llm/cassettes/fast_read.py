@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import yaml_rs
@@ -194,30 +195,28 @@ def plain_data(root: Any) -> bool:
     """Whether yaml-rs's `root` has text keys only and is at most MAX_DEPTH deep.
 
     Its scalars are JSON's already: without tags (see may_have_tag) and with
-    parse_datetime off, yaml-rs makes no other kind of value.
+    parse_datetime off, yaml-rs makes no other kind of value. Level by level, with the
+    keys of a whole level joined in one call (a TypeError at the first that is not text).
     """
+    if type(root) is not dict and type(root) is not list:
+        return True
     level = [root]
     for depth in range(1, MAX_DEPTH + 1):
-        deeper: list[Any] = []
-        add = deeper.append
+        dicts: list[dict[Any, Any]] = []
+        lists: list[list[Any]] = []
         for node in level:
-            if type(node) is dict:
-                try:
-                    "".join(node)  # C speed: a TypeError at the first key that is not text
-                except TypeError:
-                    return False
-                children: Any = node.values()
-            elif type(node) is list:
-                children = node
-            else:
-                continue
-            if depth == MAX_DEPTH and node:
-                return False
-            for child in children:
-                kind = type(child)
-                if kind is dict or kind is list:
-                    add(child)
-        if not deeper:
+            (dicts if type(node) is dict else lists).append(node)
+        try:
+            "".join(_chained(dicts))
+        except TypeError:
+            return False
+        if depth == MAX_DEPTH and any(level):
+            return False
+        values = chain(_chained(d.values() for d in dicts), _chained(lists))
+        level = [v for v in values if v.__class__ is dict or v.__class__ is list]
+        if not level:
             return True
-        level = deeper
     return False
+
+
+_chained = chain.from_iterable
