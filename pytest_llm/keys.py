@@ -153,6 +153,9 @@ def _without(value: Any, path: tuple[Step, ...]) -> Any:
 
 def _normalize(value: Any) -> Any:
     # 1 and 1.0 mean the same temperature; JSON encoders disagree on how to write them.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most of a request: nothing to do
+        return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):

@@ -200,12 +200,15 @@ def plain_data(root: Any) -> bool:
     """
     if type(root) is not dict and type(root) is not list:
         return True
-    level = [root]
+    level: list[Any] = [root]
     for depth in range(1, MAX_DEPTH + 1):
         dicts: list[dict[Any, Any]] = []
         lists: list[list[Any]] = []
         for node in level:
-            (dicts if type(node) is dict else lists).append(node)
+            if type(node) is dict:
+                dicts.append(node)
+            else:
+                lists.append(node)
         try:
             "".join(_chained(dicts))
         except TypeError:
