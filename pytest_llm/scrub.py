@@ -84,6 +84,10 @@ class Scrubber:
         self._known: list[str] = []  # only ever grows (see remember)
         self._by_length: list[str] = []  # _known, longest first
         self.filters = Filters()
+        # header name as sent -> its lower-case name when kept, with the value stored
+        # instead (vcr_config's filter_headers), or None when dropped: the same few names
+        # come with every call.
+        self._header_rules: dict[str, tuple[str, str | None] | None] = {}
 
     def with_filters(self, filters: Filters) -> Scrubber:
         """This scrubber (sharing the secrets it has seen) with a test's vcr_config filters."""
@@ -91,6 +95,7 @@ class Scrubber:
         derived.filters = Filters(
             {k.lower(): v for k, v in filters.headers.items()}, filters.query, filters.post_data
         )
+        derived._header_rules = {}  # they depend on the filters
         return derived
 
     def remember(self, values: Iterable[str]) -> None:
@@ -123,19 +128,29 @@ class Scrubber:
     def headers(self, headers: Iterable[tuple[str, str]], secrets: list[str]) -> dict[str, str]:
         """The headers worth keeping, secrets and noise removed."""
         kept: dict[str, str] = {}
+        rules = self._header_rules
         for name, value in headers:
-            lower = name.lower()
-            if lower in self.secret_headers or lower in NOISE_HEADERS:
+            try:
+                rule = rules[name]
+            except KeyError:
+                rule = rules[name] = self._header_rule(name)
+            if rule is None:
                 continue
-            if lower.startswith(_NOISE_PREFIXES):
-                continue
-            if lower in self.filters.headers:
-                replacement = self.filters.headers[lower]
-                if replacement is None:
-                    continue
-                value = replacement
-            kept[lower] = self.text(value, secrets)
+            lower, replacement = rule
+            kept[lower] = self.text(value if replacement is None else replacement, secrets)
         return kept
+
+    def _header_rule(self, name: str) -> tuple[str, str | None] | None:
+        """What `headers` does with a header called `name` (see _header_rules)."""
+        lower = name.lower()
+        if lower in self.secret_headers or lower in NOISE_HEADERS:
+            return None
+        if lower.startswith(_NOISE_PREFIXES):
+            return None
+        if lower in self.filters.headers:
+            replacement = self.filters.headers[lower]
+            return None if replacement is None else (lower, replacement)
+        return lower, None
 
     def query(self, query: str) -> str:
         """The query string without credential parameters."""

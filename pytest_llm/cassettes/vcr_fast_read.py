@@ -38,18 +38,27 @@ from pytest_llm.cassettes.fast_read import may_have_tag, plain_data, yaml_rs_loa
 #   so that a key's value is found too;
 # - `odd`: an indicator, which YAML 1.1 refuses or reads as an explicit key where yaml-rs
 #   may read text (`[?a]`, `{a: >}`, `a: %b`); `header`, the rest of a block scalar's
-#   first line when `|` or `>` starts one; `start`, the `:`, `-` or `?` before a value.
+#   first line when `|` or `>` starts one.
 # The text is searched with a line break in front. (The lookahead on the first character
 # spares the alternatives at most starts: a third of the scan.)
 _TOKEN = (
     r"(?P<token>[-+]?[._0-9](?:[^\n:#,\]}]|:(?![ \t\n]|$))*"
     r"|(?:[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<|=)(?=[ \t]*(?:\n|$|:[ \t\n]|:$|#|[,\]}])))"
 )
-# Block starts, where `[` and `{` open a flow collection (the flow pass then runs too).
-_BLOCK_SCAN = re.compile(
-    r"(?:(?P<start>[:?-])[ \t]|\n)[ \t]*(?P<dashes>(?:-[ \t]+)*)"
+# Block starts, where `[` and `{` open a flow collection (the flow pass then runs too): one
+# pattern per kind of start, each beginning with its literal text, which `re` finds fast (a
+# third faster than one pattern for them all). A line start is a value after dashes.
+_AFTER_START = (
+    r"[ \t]*(?P<dashes>(?:-[ \t]+)*)"
     rf"(?=[-+._0-9yYnNoO<=?|>:%@`\[{{])(?:{_TOKEN}|(?P<odd>[?|>:%@`\[{{])"
     r"(?P<header>(?=[-+0-9]*[ \t]*(?:#[^\n]*)?\n))?)"
+)
+_BLOCK_SCANS = (
+    (re.compile("\n" + _AFTER_START), False),
+    *(
+        (re.compile(re.escape(start) + _AFTER_START), True)
+        for start in (": ", ":\t", "- ", "-\t", "? ")
+    ),
 )
 _EMPTY = re.compile(r"[ \t]*[\]}]")
 # Flow starts, looked at only in a file with a flow collection that is not empty.
@@ -100,18 +109,19 @@ def parse(text: str) -> Any:
         return UNREAD
     searched = "\n" + text
     flows = False
-    for found in _BLOCK_SCAN.finditer(searched):
-        token, odd = found["token"], found["odd"]
-        if odd is None:
-            if not _agrees(token):
+    for scan, value in _BLOCK_SCANS:
+        for found in scan.finditer(searched):
+            token, odd = found["token"], found["odd"]
+            if odd is None:
+                if not _agrees(token):
+                    return UNREAD
+            elif odd in "[{":  # a flow collection, unless it is empty (`[]`, `{}`)
+                flows = flows or not _EMPTY.match(searched, found.end("odd"))
+            elif value or found["dashes"]:
+                if odd not in "|>" or found["header"] is None:
+                    return UNREAD  # `|` and `>` may only start a block scalar here
+            elif odd in "?|>:%":  # a line that starts with one
                 return UNREAD
-        elif odd in "[{":  # a flow collection, unless it is empty (`[]`, `{}`)
-            flows = flows or not _EMPTY.match(searched, found.end("odd"))
-        elif found["start"] is not None or found["dashes"]:  # a value
-            if odd not in "|>" or found["header"] is None:
-                return UNREAD  # `|` and `>` may only start a block scalar here
-        elif odd in "?|>:%":  # a line that starts with one
-            return UNREAD
     for found in _FLOW_SCAN.finditer(searched) if flows else ():
         if found["odd"] is not None or not _agrees(found["token"]):
             return UNREAD
