@@ -95,7 +95,8 @@ class Scrubber:
         derived.filters = Filters(
             {k.lower(): v for k, v in filters.headers.items()}, filters.query, filters.post_data
         )
-        derived._header_rules = {}  # they depend on the filters
+        # The rules depend on the header filters: without any, they are this scrubber's.
+        derived._header_rules = {} if derived.filters.headers else self._header_rules
         return derived
 
     def remember(self, values: Iterable[str]) -> None:
