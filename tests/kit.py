@@ -38,6 +38,20 @@ def ask(prompt, model="gpt-4o-mini", **kwargs):
 """
 
 
+# The start of an inner test module written for pytest-recording: a client of the public API
+# (the cassettes answer it), and a one-line chat call.
+CHAT = """
+client = openai.OpenAI(base_url="https://api.openai.com/v1")
+
+
+def chat(prompt):
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
+    )
+    return reply.choices[0].message.content
+"""
+
+
 def sdks_send_through_httpx() -> bool:
     """Whether the installed SDKs are the older ones that send through `httpx`, not `httpx2`.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fake_provider import FakeProvider
-from kit import inner_file, vcrpy_chat, with_keys, without_keys, write_vcrpy_cassette
+from kit import CHAT, inner_file, vcrpy_chat, with_keys, without_keys, write_vcrpy_cassette
 
 TESTS = Path(__file__).parent
 
@@ -102,34 +102,27 @@ def pytest_sessionfinish(session):
     Path(os.environ["IMPORTED_FILE"]).write_text(json.dumps("vcr" in sys.modules))
 """
 
-VCR_TESTS = """
-import os
-
+VCR_TESTS = (
+    """
 import openai
 import pytest
-
-oa = openai.OpenAI(base_url="https://api.openai.com/v1")
-
-
-def ask(prompt):
-    reply = oa.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
-    )
-    return reply.choices[0].message.content
-
+"""
+    + CHAT
+    + """
 
 @pytest.mark.vcr
 def test_counts(vcr):
-    assert ask("Name a river") == "Nile"
+    assert chat("Name a river") == "Nile"
     assert vcr.play_count == 1 and vcr.all_played
     assert vcr.record_mode == "none" and vcr.write_protected
 
 
 @pytest.mark.vcr
 def test_reads_requests(vcr):
-    assert ask("Name a lake") == "Baikal"
+    assert chat("Name a lake") == "Baikal"
     assert b"Name a lake" in vcr.requests[0].body
 """
+)
 
 
 def _vcr_project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from fake_provider import FakeProvider
-from kit import sdks_send_through_httpx, vcrpy_chat, write_vcrpy_cassette
+from kit import CHAT, sdks_send_through_httpx, vcrpy_chat, write_vcrpy_cassette
 
 from pytest_llm.replay.vcr import VcrRules
 
@@ -40,18 +40,6 @@ def inner_file(pytester: pytest.Pytester, body: str) -> Path:
     """An inner test module with the imports its tests use."""
     path: Path = pytester.makepyfile(test_app="import os\n\nimport openai\nimport pytest\n" + body)
     return path
-
-
-CHAT = """
-client = openai.OpenAI(base_url="https://api.openai.com/v1")
-
-
-def chat(prompt):
-    reply = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}]
-    )
-    return reply.choices[0].message.content
-"""
 
 
 def test_a_vcr_test_replays_its_vcrpy_cassette_in_place_and_reports_the_stale_call(

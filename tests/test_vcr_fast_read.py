@@ -156,8 +156,9 @@ def test_quoted_look_alikes_are_text_and_read_fast() -> None:
         cassette("a: !!str b"),
         cassette("a: b\n      a: c"),  # a duplicate key: PyYAML keeps the last
         cassette("? !!python/object/apply:multidict._multidict.istr\n      - Accept\n      : b"),
+        cassette("a:\n      - [A:]"),
     ],
-    ids=["directive", "LS", "NEL", "alias", "tag", "duplicate", "istr"],
+    ids=["directive", "LS", "NEL", "alias", "tag", "duplicate", "istr", "flow-empty-value"],
 )
 def test_what_yaml_rs_may_read_otherwise_goes_to_pyyaml(text: str) -> None:
     assert vcr_fast_read.parse(text) is UNREAD

@@ -61,6 +61,9 @@ _BLOCK_SCANS = (
     ),
 )
 _EMPTY = re.compile(r"[ \t]*[\]}]")
+# In a flow collection, a `:` right before its end or the next item (`[a:]`, `{a:, b}`): an
+# empty value to YAML 1.1, which yaml-rs may read as part of the text.
+_EMPTY_VALUE = re.compile(r":[ \t]*[,\]}]")
 # Flow starts, looked at only in a file with a flow collection that is not empty.
 _FLOW_SCAN = re.compile(
     rf"[\[{{,][ \t]*(?=[-+._0-9yYnNoO<=?|>:%@`])(?:{_TOKEN}|(?P<odd>[?|>:%@`]))"
@@ -79,6 +82,9 @@ _TYPED = re.compile(
         ]
     )
 )
+# A number both read alike without asking (the ids and counts in JSON bodies are many, and
+# each would be read by both once): no leading zero, underscore or exponent.
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 # Characters that YAML 1.1 reads otherwise than 1.2 wherever they stand: the NEL, LS and PS
 # line breaks, and a byte order mark.
 _UNSAFE_CHARACTERS = ("\x85", "\u2028", "\u2029", "\ufeff")
@@ -122,6 +128,8 @@ def parse(text: str) -> Any:
                     return UNREAD  # `|` and `>` may only start a block scalar here
             elif odd in "?|>:%":  # a line that starts with one
                 return UNREAD
+    if flows and _EMPTY_VALUE.search(searched):
+        return UNREAD
     for found in _FLOW_SCAN.finditer(searched) if flows else ():
         if found["odd"] is not None or not _agrees(found["token"]):
             return UNREAD
@@ -140,7 +148,7 @@ def parse(text: str) -> Any:
 def _agrees(token: str) -> bool:
     """Whether both read the plain scalar `token` alike (typed or not)."""
     token = token.rstrip(" \t")
-    if not _TYPED.fullmatch(token):
+    if not _TYPED.fullmatch(token) or _DECIMAL.fullmatch(token):
         return True
     agreed = _agreed.get(token)
     if agreed is None:

@@ -142,3 +142,16 @@ class Provider:
         """The answer of an HTTP fault ("rate_limit", "server_error", "overloaded") in this
         format, its message ending with `note`; None borrows OpenAI's format."""
         return None
+
+
+def lift_sampling(body: dict[str, Any], nested: str, names: Mapping[str, str]) -> dict[str, Any]:
+    """`body` with the sampling fields a format nests under `nested` lifted to the top,
+    under the names the key groups them by (`names`); `nested` keeps the rest, or goes."""
+    view = {k: v for k, v in body.items() if k != nested}
+    config = body.get(nested)
+    if isinstance(config, Mapping):
+        rest = {k: v for k, v in config.items() if k not in names}
+        view |= {names[k]: v for k, v in config.items() if k in names}
+        if rest:
+            view[nested] = rest
+    return view

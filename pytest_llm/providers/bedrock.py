@@ -24,6 +24,7 @@ from pytest_llm.providers.base import (
     FaultAnswer,
     Provider,
     StreamDecoder,
+    lift_sampling,
 )
 from pytest_llm.providers.eventstream import CONTENT_TYPE, FrameDecoder, encode_frame
 from pytest_llm.usage import ToolCall, Usage, as_int
@@ -161,13 +162,7 @@ class Bedrock(Provider):
 
     def key_view(self, operation: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """The model from the path, streaming from the operation, inferenceConfig lifted."""
-        view = {k: v for k, v in body.items() if k != "inferenceConfig"}
-        config = body.get("inferenceConfig")
-        if isinstance(config, Mapping):
-            rest = {k: v for k, v in config.items() if k not in _SAMPLING}
-            view |= {_SAMPLING[k]: v for k, v in config.items() if k in _SAMPLING}
-            if rest:
-                view["inferenceConfig"] = rest
+        view = lift_sampling(body, "inferenceConfig", _SAMPLING)
         view["model"] = model
         if operation.endswith("_stream"):
             view["stream"] = True

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from pytest_llm.providers.base import DeclaredSchema, Event, FaultAnswer, Provider
+from pytest_llm.providers.base import DeclaredSchema, Event, FaultAnswer, Provider, lift_sampling
 from pytest_llm.usage import ToolCall, Usage, as_int
 
 _METHODS = {
@@ -174,17 +174,7 @@ class Google(Provider):
     def key_view(self, operation: str, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """The model from the path, whether it streams, and generationConfig's sampling
         fields lifted to the top under their usual names."""
-        view = {k: v for k, v in body.items() if k != "generationConfig"}
-        config = body.get("generationConfig")
-        if isinstance(config, Mapping):
-            rest = {}
-            for key, value in config.items():
-                if key in _SAMPLING:
-                    view[_SAMPLING[key]] = value
-                else:
-                    rest[key] = value
-            if rest:
-                view["generationConfig"] = rest
+        view = lift_sampling(body, "generationConfig", _SAMPLING)
         view["model"] = model
         if operation == "stream_generate_content":
             view["stream"] = True

@@ -10,7 +10,14 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from pytest_llm.providers.base import DeclaredSchema, Event, FaultAnswer, Provider, StreamDecoder
+from pytest_llm.providers.base import (
+    DeclaredSchema,
+    Event,
+    FaultAnswer,
+    Provider,
+    StreamDecoder,
+    lift_sampling,
+)
 from pytest_llm.usage import ToolCall, Usage, as_int
 
 # `options` fields, under the names the key groups sampling by.
@@ -92,14 +99,7 @@ class Ollama(Provider):
         The key sees `stream` as the other formats do (absent = false): the `ollama` client
         always says which it wants, though the server streams when it is not told.
         """
-        view = {k: v for k, v in body.items() if k != "options"}
-        options = body.get("options")
-        if isinstance(options, Mapping):
-            rest = {k: v for k, v in options.items() if k not in _SAMPLING}
-            view |= {_SAMPLING[k]: v for k, v in options.items() if k in _SAMPLING}
-            if rest:
-                view["options"] = rest
-        return view
+        return lift_sampling(body, "options", _SAMPLING)
 
     def text(self, operation: str, response: dict[str, Any]) -> str:
         """The message's content."""
