@@ -7,8 +7,12 @@ whole-repository run may import that one under the name `conftest`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
+from pytest_llm.providers import Endpoint
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -133,3 +137,19 @@ def write_vcrpy_cassette(path: Path, *interactions: dict) -> Path:
     document = {"interactions": list(interactions), "version": 1}
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def interaction(prompt: str = "hi") -> dict[str, Any]:
+    """A stored chat interaction as pytest-llm records it, its key computed."""
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
+    return {
+        "key": make_key(Endpoint("openai", "chat.completions"), body, DEFAULT_MATCH_ON),
+        "provider": "openai",
+        "recorded_at": "2025-01-01T00:00:00.000000+00:00",
+        "latency_s": 0.1,
+        "request": {"method": "POST", "path": "/v1/chat/completions", "body": body},
+        "response": {
+            "status": 200,
+            "body": {"choices": [{"message": {"role": "assistant", "content": "a\nb\n"}}]},
+        },
+    }

@@ -23,7 +23,7 @@ import pytest
 from fake_provider import FakeProvider
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kit import inner_file
+from kit import inner_file, interaction
 
 from pytest_llm.cassettes import fast_read, store
 from pytest_llm.cassettes.format import FAST_MARK, MAX_CASSETTE_BYTES
@@ -32,21 +32,6 @@ from pytest_llm.keys import DEFAULT_MATCH_ON, IGNORED_FIELDS, make_key
 from pytest_llm.providers import Endpoint
 
 CHAT = Endpoint("openai", "chat.completions")
-
-
-def interaction(prompt: str = "hi") -> dict[str, Any]:
-    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}
-    return {
-        "key": make_key(CHAT, body, DEFAULT_MATCH_ON),
-        "provider": "openai",
-        "recorded_at": "2025-01-01T00:00:00.000000+00:00",
-        "latency_s": 0.1,
-        "request": {"method": "POST", "path": "/v1/chat/completions", "body": body},
-        "response": {
-            "status": 200,
-            "body": {"choices": [{"message": {"role": "assistant", "content": "a\nb\n"}}]},
-        },
-    }
 
 
 GOOD = store.dumps(store.document([interaction("x")]))

@@ -47,15 +47,17 @@ def parse(text: str) -> Any:
             parsed = _Background(yaml_rs_loads, rest)
             try:
                 streams = _json_events(blocks)
+                plain = plain_text(rest)
             finally:
                 parsed.join()  # a fallback to the hardened loader leaves no parse running
             document = parsed.result()
         else:
             document = yaml_rs_loads(rest)
             streams = _json_events(blocks)
+            plain = plain_text(rest)
     except Exception:  # a parse error, or a panic of the Rust parser (see yaml_rs_loads)
         return UNREAD
-    if streams is None or not plain_data(document):
+    if streams is None or not (plain or plain_data(document)):
         return UNREAD
     if blocks and not _put_events_back(document, streams, nonce):
         return UNREAD
@@ -189,6 +191,43 @@ def may_have_tag(text: str) -> bool:
             return True
         at = text.find("!", at + 1)
     return False
+
+
+# After a line's indentation and any `- `, a document marker (`---`, `...`) or a node where
+# yaml-rs may read a key that is not text: an explicit key or value (`? `, `: `), an anchor,
+# a flow collection that is not empty, or a key that may be typed: one that starts as a
+# number, null (`~`) or `_` does (yaml-rs reads `_1` as 1), or is null or a boolean. (The
+# lookahead on the first character spares the alternatives at most lines.)
+_ODD_LINE = re.compile(
+    r"\n *+(?:- +)*+(?=[-+._0-9~?:&\[{nNtTfF])"
+    r"(?:---|\.\.\.|[-+._0-9~][^\n]*?:[ \n]|[?:][ \n]|&|[\[{](?! *[\]}])"
+    r"|(?:null|Null|NULL|true|True|TRUE|false|False|FALSE) *:[ \n])"
+)
+# A key's value, on its line, that is an anchor or a flow collection that is not empty.
+_ODD_VALUE = re.compile(r": ++(?:&|[\[{](?! *[\]}]))")
+# A line that starts with 48 characters of indentation and `- `.
+_DEEP_LINE = re.compile(r"\n[ -]{48}")
+
+
+def plain_text(text: str) -> bool:
+    """Whether yaml-rs's reading of `text` (without tags) surely has text keys only and is
+    at most MAX_DEPTH deep, as `plain_data` would find, from the text alone.
+
+    The keys that yaml-rs reads as something else than text all start a line (after its
+    indentation and any `- `), when no flow collection holds them; they are typed, so they
+    start as numbers, `~` or `_`, or are null or booleans. Without flow collections and
+    explicit keys, each block collection is indented deeper than its parent's parent, so
+    nesting 100 deep needs a line indented by 48 characters or more (indentation and `- `).
+    False only means that the walk of `plain_data` must tell: a text scalar's line may
+    look like any of these. A tab (which a parser may count as several columns), a line
+    break other than `\n` and a byte order mark take the walk too.
+    """
+    if "\t" in text or "\r" in text or "\ufeff" in text:
+        return False
+    searched = "\n" + text + "\n"
+    return not (
+        _ODD_LINE.search(searched) or _ODD_VALUE.search(searched) or _DEEP_LINE.search(searched)
+    )
 
 
 def plain_data(root: Any) -> bool:
