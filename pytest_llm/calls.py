@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from pytest_llm.checks.prices import PriceTable, default_table
 from pytest_llm.providers import Endpoint, endpoint_of
@@ -14,6 +14,37 @@ from pytest_llm.usage import ToolCall, Usage, as_int
 
 # Providers of stored interactions that are tools, not models (see cassettes/tool_steps.py).
 _TOOLS = ("http", "mcp", "function")
+
+
+_T = TypeVar("_T")
+
+
+class _once(Generic[_T]):
+    """`functools.cached_property` without its lock.
+
+    Python 3.11's takes a lock on every first access, a microsecond each: six of them for
+    every call that a test's report record reads. The values are computed from the stored
+    interaction alone, so two threads that both compute one get the same.
+    """
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> _once[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> _T: ...
+    def __get__(self, instance: object, owner: type | None = None) -> _T | _once[_T]:
+        if instance is None:
+            return self
+        # A non-data descriptor: once the value is in the instance's dict, it is found there.
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value
 
 
 @dataclass(eq=False)
@@ -29,7 +60,7 @@ class LLMCall:
     stale: bool = False
     stale_diff: list[str] = field(default_factory=list)
 
-    @cached_property
+    @_once
     def _endpoint(self) -> Endpoint:
         return endpoint_of(self.provider, self.endpoint)
 
@@ -79,22 +110,22 @@ class LLMCall:
         value = self.interaction.get("served_model")
         return str(value) if value is not None else None
 
-    @cached_property
+    @_once
     def text(self) -> str:
         """The assistant's text ("" for errors, embeddings and pure tool calls)."""
         return self._endpoint.text(self.response)
 
-    @cached_property
+    @_once
     def tool_calls(self) -> list[ToolCall]:
         """The tool calls the model made, in order."""
         return self._endpoint.tool_calls(self.response)
 
-    @cached_property
+    @_once
     def usage(self) -> Usage:
         """Token usage the provider reported for this call."""
         return self._endpoint.usage(self.response)
 
-    @cached_property
+    @_once
     def cost_usd(self) -> float | None:
         """What the call cost live; None while its model has no known price."""
         if self.provider in _TOOLS:  # plain HTTP, MCP, a tool function: no model spend
@@ -109,7 +140,7 @@ class LLMCall:
             else table.cost(model, self.usage, cache_write_tokens=self._cache_writes)
         )
 
-    @cached_property
+    @_once
     def price_model(self) -> str | None:
         """The model id the price is looked up under (the served one first), None if unpriced."""
         table = self.prices or default_table()

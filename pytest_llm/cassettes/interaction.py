@@ -87,7 +87,11 @@ def to_interaction(exchange: Exchange, test: str = "") -> dict[str, Any]:
 
 def encode_json(value: Any) -> bytes:
     """Compact JSON, as the providers send it."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _COMPACT.encode(value).encode()
+
+
+# Built once: json.dumps with options builds an encoder per call, on every replayed answer.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def replay_headers(interaction: dict[str, Any]) -> list[tuple[str, str]]:

@@ -33,6 +33,8 @@ BUILTIN: tuple[Provider, ...] = (Anthropic(), Bedrock(), Google(), Ollama(), Ope
 
 _lock = threading.Lock()
 _loaded: tuple[Provider, ...] | None = None
+# The loaded providers by name: `get` runs several times in every call.
+_by_name: dict[str, Provider] = {}
 
 
 def _instance(name: str, target: object) -> Provider:
@@ -52,7 +54,7 @@ def load(points: Iterable[EntryPoint] | None = None) -> tuple[Provider, ...]:
     A registered provider is asked before the built-in ones, so a package can claim a path
     that would otherwise look OpenAI-compatible. A name already taken is an error.
     """
-    global _loaded
+    global _loaded, _by_name
     found: list[Provider] = []
     names = {p.name for p in BUILTIN}
     for point in entry_points(group=GROUP) if points is None else points:
@@ -65,8 +67,10 @@ def load(points: Iterable[EntryPoint] | None = None) -> tuple[Provider, ...]:
         names.add(provider.name)
         found.append(provider)
     with _lock:
-        _loaded = (*found, *BUILTIN)
-        return _loaded
+        loaded = (*found, *BUILTIN)
+        _by_name = {p.name: p for p in loaded}  # first, so that a reader of _loaded finds it
+        _loaded = loaded
+        return loaded
 
 
 def providers() -> tuple[Provider, ...]:
@@ -77,4 +81,6 @@ def providers() -> tuple[Provider, ...]:
 
 def get(name: str) -> Provider | None:
     """The provider called `name`, or None."""
-    return next((p for p in providers() if p.name == name), None)
+    if _loaded is None:
+        load()
+    return _by_name.get(name)
