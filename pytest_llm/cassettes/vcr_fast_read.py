@@ -47,7 +47,9 @@ _TOKEN = (
 )
 # Block starts, where `[` and `{` open a flow collection (the flow pass then runs too): one
 # pattern per kind of start, each beginning with its literal text, which `re` finds fast (a
-# third faster than one pattern for them all). A line start is a value after dashes.
+# third faster than one pattern for them all). A line start is a value after dashes, and so
+# are the values after `: ` and `? `: a `- ` elsewhere starts no scalar that both parsers
+# read (`k: [- a]`, `k: &x - a` are errors to both), so it needs no pattern of its own.
 _AFTER_START = (
     r"[ \t]*(?P<dashes>(?:-[ \t]+)*)"
     rf"(?=[-+._0-9yYnNoO<=?|>:%@`\[{{])(?:{_TOKEN}|(?P<odd>[?|>:%@`\[{{])"
@@ -55,10 +57,7 @@ _AFTER_START = (
 )
 _BLOCK_SCANS = (
     (re.compile("\n" + _AFTER_START), False),
-    *(
-        (re.compile(re.escape(start) + _AFTER_START), True)
-        for start in (": ", ":\t", "- ", "-\t", "? ")
-    ),
+    *((re.compile(re.escape(start) + _AFTER_START), True) for start in (": ", ":\t", "? ")),
 )
 _EMPTY = re.compile(r"[ \t]*[\]}]")
 # In a flow collection, a `:` right before its end or the next item (`[a:]`, `{a:, b}`): an
@@ -99,8 +98,10 @@ _ANCHOR = re.compile(r"[\n \t\[{,:?-]&")
 
 
 _PyYamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# typed token -> whether both read it as the same value (they recur: `200`, `0`, `true`)
+# token -> whether both read it as the same value (they recur: `200`, `0`, `true`, the SDK's
+# version in every request's headers), up to a bound
 _agreed: dict[str, bool] = {}
+_AGREED_MAX = 50_000
 
 
 def parse(text: str) -> Any:
@@ -147,12 +148,14 @@ def parse(text: str) -> Any:
 
 def _agrees(token: str) -> bool:
     """Whether both read the plain scalar `token` alike (typed or not)."""
-    token = token.rstrip(" \t")
-    if not _TYPED.fullmatch(token) or _DECIMAL.fullmatch(token):
-        return True
     agreed = _agreed.get(token)
     if agreed is None:
-        agreed = _agreed[token] = _same_reading(token)
+        bare = token.rstrip(" \t")
+        agreed = (
+            not _TYPED.fullmatch(bare) or _DECIMAL.fullmatch(bare) is not None
+        ) or _same_reading(bare)
+        if len(_agreed) < _AGREED_MAX:
+            _agreed[token] = agreed
     return agreed
 
 
