@@ -777,3 +777,27 @@ def test_pytest_httpx_mocks_answer_their_requests_in_vcr_tests_and_elsewhere(
     assert len(inner_env.requests) == 1
     inner_env.stop()
     pytester.runpytest(plugin, "--block-network").assert_outcomes(passed=2)
+
+
+def test_a_cassette_path_resolves_as_path_resolve_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_llm.plugin.vcr_compat import resolved
+
+    tmp_path = tmp_path.resolve()  # a temporary folder may itself sit behind a link
+    real = tmp_path / "real" / "cassettes"
+    real.mkdir(parents=True)
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    (real / "target.yaml").write_text("interactions: []\n")
+    (real / "alias.yaml").symlink_to(real / "target.yaml")
+    folders: dict[Path, Path] = {}
+    for name in ("plain.yaml", "alias.yaml", "plain.yaml"):
+        path = tmp_path / "linked" / "cassettes" / name
+        assert resolved(path, folders) == path.resolve()
+    assert resolved(real / "alias.yaml", folders) == real / "target.yaml"  # the file is followed
+    assert folders == {tmp_path / "linked" / "cassettes": real, real: real}  # once per folder
+    # A relative path is resolved against the working directory of the moment, every time.
+    monkeypatch.chdir(tmp_path / "linked")
+    assert resolved(Path("cassettes/plain.yaml"), folders) == real / "plain.yaml"
+    monkeypatch.chdir(tmp_path)
+    assert resolved(Path("cassettes/plain.yaml"), folders) == tmp_path / "cassettes/plain.yaml"

@@ -237,6 +237,7 @@ class _Hooks:
         self.owner = vcr_compat.owner(config.pluginmanager)
         self.vcr = self.owner is None
         self._warned: set[str] = set()
+        self._folders: dict[Path, Path] = {}  # cassette folders, resolved once
 
     @property
     def started(self) -> bool:
@@ -446,7 +447,7 @@ class _Hooks:
         path = folder / vcr_compat.file_name(name, "." + serializer)
         run.settings = dataclasses.replace(
             run.settings,
-            cassette_path=path.resolve(),
+            cassette_path=vcr_compat.resolved(path, self._folders),
             mode=mode,
             passthrough_hosts=rules.ignore_hosts,
         )
