@@ -506,3 +506,29 @@ def test_embeddings_keep_base64_as_the_api_sent_it() -> None:
     embedding = interaction["response"]["body"]["data"][0]["embedding"]
     assert isinstance(embedding, str)
     assert len(base64.b64decode(embedding)) % 4 == 0
+
+
+BODY = json.dumps({"choices": [{"message": {"content": "hello " * 40}}]}).encode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        gzip.compress(BODY),
+        gzip.compress(BODY) + gzip.compress(b" more"),  # two members
+        gzip.compress(BODY) + b"junk",
+        gzip.compress(BODY)[:-6],  # cut short
+        b"\x1f\x8b not gzip",
+    ],
+    ids=["one member", "two members", "trailing junk", "cut short", "not gzip"],
+)
+def test_a_gzip_body_inflates_or_fails_as_gzip_decompress_does(raw: bytes) -> None:
+    from pytest_llm.cassettes.vcr_import import _gunzip
+
+    def outcome(inflate: Any) -> Any:
+        try:
+            return inflate(raw)
+        except Exception as exc:  # the type and message the converter turns into its error
+            return type(exc), str(exc)
+
+    assert outcome(_gunzip) == outcome(gzip.decompress)

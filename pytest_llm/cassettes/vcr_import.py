@@ -127,7 +127,7 @@ def import_file(
             raise VcrImportError(path, f"cannot read it ({exc.strerror})") from None
     if raw.startswith(_GZIP_MAGIC):  # langchain keeps whole cassettes as .yaml.gz
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw)
         except (OSError, EOFError) as exc:
             raise VcrImportError(path, f"a gzip file that does not decompress ({exc})") from None
     try:
@@ -346,7 +346,7 @@ def _raw_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
         if value.startswith(_GZIP_MAGIC):
             with contextlib.suppress(OSError, EOFError):
-                return gzip.decompress(value)
+                return _gunzip(value)
         return value
     return json.dumps(value).encode()  # a serializer that stored JSON decoded
 
@@ -412,12 +412,24 @@ def _header(pairs: list[tuple[str, str]], name: str) -> str:
     return ""
 
 
+def _gunzip(raw: bytes) -> bytes:
+    """`gzip.decompress(raw)`: zlib's one call when `raw` is one whole gzip member (a
+    recorded body), which spares the gzip module's header parsing in Python (two thirds of
+    the time); anything else, and its errors, are gzip's."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    with contextlib.suppress(zlib.error):
+        inflated = inflater.decompress(raw)
+        if inflater.eof and not inflater.unused_data:
+            return inflated
+    return gzip.decompress(raw)
+
+
 def _bytes_text(raw: bytes, headers: list[tuple[str, str]]) -> str:
     encoding = _header(headers, "content-encoding").strip().lower()
     # The header is often stale (the body was stored decoded), so the bytes decide.
     if raw.startswith(_GZIP_MAGIC):
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw)
         except (OSError, EOFError) as exc:
             raise _Problem(f"the gzip body does not decompress ({exc})") from None
     elif encoding == "deflate":
