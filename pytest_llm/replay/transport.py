@@ -34,7 +34,7 @@ from pytest_llm.replay import (
     tools,
 )
 from pytest_llm.replay.on_import import when_imported
-from pytest_llm.replay.pending import PendingCall, StreamCapture
+from pytest_llm.replay.pending import PendingCall, StreamCapture, replay_chunks
 from pytest_llm.replay.plain import (
     IN_HTTPX_HOOK,
     PlainCall,
@@ -315,10 +315,11 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
                 await self.live.aclose()
 
     class CutStream(httpx.SyncByteStream):  # type: ignore[name-defined,misc]
-        """Delivers the first part of an answer, then fails as a dropped connection does."""
+        """Delivers the first part of an answer (`replay_chunks(cut=True)`), then fails as a
+        dropped connection does."""
 
         def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
-            self.chunks = chunks[: max(1, len(chunks) // 2)]
+            self.chunks = chunks
 
         def __iter__(self) -> Iterator[bytes]:
             yield from self.chunks
@@ -326,7 +327,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
 
     class AsyncCutStream(httpx.AsyncByteStream):  # type: ignore[name-defined,misc]
         def __init__(self, chunks: list[bytes], delays: list[float]) -> None:
-            self.chunks = chunks[: max(1, len(chunks) // 2)]
+            self.chunks = chunks
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
             for chunk in self.chunks:
@@ -423,11 +424,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
         raise httpx.ConnectError("[Errno 111] Connection refused" + _INJECTED, request=request)
 
     def cut(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
-        if "events" in interaction["response"]:
-            chunks = replay_events(interaction)
-        else:  # a JSON answer cut in the middle of its body
-            content = replay_body(interaction)
-            chunks = [content[: len(content) // 2], content[len(content) // 2 :]]
+        chunks = replay_chunks(interaction, cut=True)  # then the stream fails
         headers = [(k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"]
         status = interaction["response"]["status"]
         stream = stream_type(chunks, [])

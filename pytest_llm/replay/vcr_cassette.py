@@ -169,6 +169,7 @@ class VcrCassette:
         self.record_mode = vcr_record_mode(mode)
         self._match_on = match_on  # matcher names, with the conftest's own in `custom`
         self._custom = custom or {}
+        self._matchers: tuple[Matcher, ...] | None = None  # their functions, at first use
         self._before_request = before_request
         self._loaded: list[dict[str, Any]] = list(recorder.loaded)
 
@@ -233,7 +234,9 @@ class VcrCassette:
         """Whether an unplayed recording matches `request`, with the test's matchers."""
         from vcr.matchers import requests_match
 
-        matchers = matcher_functions(self._match_on, self._custom)
+        if self._matchers is None:
+            self._matchers = matcher_functions(self._match_on, self._custom)
+        matchers = self._matchers
         if self._before_request is not None:
             request = self._before_request(request)
             if request is None:
