@@ -18,7 +18,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_llm.cassettes import vcr_fast_read, vcr_import
+from pytest_llm.cassettes import vcr_fast_read, vcr_import, vcr_yaml
 from pytest_llm.cassettes.vcr_import import VcrImportError
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -26,7 +26,7 @@ UNREAD = vcr_fast_read.UNREAD
 
 
 def pyyaml(text: str) -> Any:
-    return yaml.load(text, Loader=vcr_import._VcrLoader)
+    return yaml.load(text, Loader=vcr_yaml.VcrLoader)
 
 
 def typed(value: Any) -> Any:

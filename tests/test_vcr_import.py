@@ -14,7 +14,8 @@ from kit import CORPUS
 
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.cassette import interaction_key
-from pytest_llm.cassettes.vcr_import import VcrImportError, _VcrLoader, import_file, output_name
+from pytest_llm.cassettes.vcr_import import VcrImportError, import_file, output_name
+from pytest_llm.cassettes.vcr_yaml import VcrLoader
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key
 from pytest_llm.providers import recognize_path
 from pytest_llm.scrub import SECRET_HEADERS, Scrubber
@@ -169,7 +170,7 @@ def _secret_values() -> set[str]:
     for path in CORPUS.glob("*/*"):
         if path.suffix == ".md":
             continue
-        document = yaml.load(path.read_text(), Loader=_VcrLoader)
+        document = yaml.load(path.read_text(), Loader=VcrLoader)
         records = document.get("interactions") or [document]
         for record in records:
             for side in ("request", "response"):

@@ -25,8 +25,6 @@ import re
 import secrets
 from typing import Any
 
-import yaml
-
 from pytest_llm.cassettes.fast_read import UNREAD as UNREAD
 from pytest_llm.cassettes.fast_read import may_have_tag, plain_data, yaml_rs_loads
 
@@ -51,7 +49,7 @@ _TOKEN = (
 # are the values after `: ` and `? `: a `- ` elsewhere starts no scalar that both parsers
 # read (`k: [- a]`, `k: &x - a` are errors to both), so it needs no pattern of its own.
 _AFTER_START = (
-    r"[ \t]*(?P<dashes>(?:-[ \t]+)*)"
+    r"[ \t]*+(?P<dashes>(?:-[ \t]++)*+)"
     rf"(?=[-+._0-9yYnNoO<=?|>:%@`\[{{])(?:{_TOKEN}|(?P<odd>[?|>:%@`\[{{])"
     r"(?P<header>(?=[-+0-9]*[ \t]*(?:#[^\n]*)?\n))?)"
 )
@@ -97,7 +95,6 @@ _SPACES = re.compile(" *")
 _ANCHOR = re.compile(r"[\n \t\[{,:?-]&")
 
 
-_PyYamlLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # token -> whether both read it as the same value (they recur: `200`, `0`, `true`, the SDK's
 # version in every request's headers), up to a bound
 _agreed: dict[str, bool] = {}
@@ -211,10 +208,11 @@ def _put_bodies_back(document: Any, bodies: list[bytes], nonce: str) -> bool:
 
 def _same_reading(token: str) -> bool:
     """Whether PyYAML and yaml-rs read the plain scalar `token` as the same value."""
-    line = "k: " + token
+    from pytest_llm.cassettes import vcr_yaml  # PyYAML: the first typed token of a run
+
     try:
-        theirs = yaml.load(line, Loader=_PyYamlLoader)["k"]
-        ours = yaml_rs_loads(line)["k"]
+        theirs = vcr_yaml.value_of(token)
+        ours = yaml_rs_loads("k: " + token)["k"]
     except Exception:
         return False
     if type(theirs) is not type(ours):

@@ -21,8 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import yaml
-
 from pytest_llm.cassettes import vcr_fast_read
 from pytest_llm.cassettes.cassetter_format import (
     CassetterFormatError,
@@ -41,7 +39,6 @@ from pytest_llm.scrub import Scrubber
 __all__ = ["ImportResult", "VcrImportError", "convert", "import_file", "output_name"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class VcrImportError(Exception):
@@ -56,37 +53,6 @@ class VcrImportError(Exception):
         if fix:
             message += f"\n  fix: {fix}"
         super().__init__(message)
-
-
-class _VcrLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """The safe loader, reading every tag it does not know as the plain data under it.
-
-    Some recorders pickle header keys as `!!python/object/apply:multidict._multidict.istr
-    [Accept]`: the key is the string inside. Nothing named by a tag is ever imported or called.
-    """
-
-
-def _plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.SequenceNode):
-        items = loader.construct_sequence(node, deep=True)
-        # A wrapped string (istr("Accept")) stands for the string; keys must stay hashable.
-        if len(items) == 1 and isinstance(items[0], str | int | float | bool):
-            return str(items[0])
-        return tuple(items) if all(_hashable(i) for i in items) else items
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-_VcrLoader.add_multi_constructor("", _plain)
 
 
 @dataclass
@@ -162,15 +128,15 @@ def _parse(text: str, path: Path) -> Any:
     document = vcr_fast_read.parse(text)
     if document is not vcr_fast_read.UNREAD:
         return document
+    from pytest_llm.cassettes import vcr_yaml  # PyYAML: only for the files that need it
+
     try:
-        return yaml.load(text, Loader=_VcrLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return vcr_yaml.load(text)
+    except vcr_yaml.Unreadable as exc:
         raise VcrImportError(
             path,
-            f"not valid YAML ({problem})",
-            line=mark.line + 1 if mark is not None else None,
+            f"not valid YAML ({exc.problem})",
+            line=exc.line,
             fix="restore the file from version control",
         ) from None
 
@@ -269,16 +235,9 @@ class _Problem(Exception):
 def _interaction_line(text: str | None, number: int) -> int | None:
     if text is None:
         return None
-    try:
-        root = yaml.compose(text, Loader=_VcrLoader)
-    except yaml.YAMLError:
-        return None
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            listed = key.value in ("interactions", "requests")
-            if listed and isinstance(value, yaml.SequenceNode) and number < len(value.value):
-                return int(value.value[number].start_mark.line) + 1
-    return None
+    from pytest_llm.cassettes import vcr_yaml  # only for an error message
+
+    return vcr_yaml.interaction_line(text, number)
 
 
 def _convert_one(record: Any, scrubber: Scrubber) -> tuple[dict[str, Any], datetime | None] | str:
