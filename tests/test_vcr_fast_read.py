@@ -132,6 +132,23 @@ def test_a_plain_scalar_read_otherwise_by_yaml_1_2_goes_to_pyyaml(token: str, li
     assert typed(vcr_import._parse(text, Path("c.yaml"))) == typed(pyyaml(text))
 
 
+@pytest.mark.parametrize("token", ["yes", "017", "1:20", "2001-12-14"])
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["CRLF", "CR"])
+def test_a_plain_scalar_read_otherwise_is_found_after_any_line_break(
+    token: str, newline: str
+) -> None:
+    # A file written on Windows ends its lines with CR LF; the token stands at a line start.
+    text = cassette(f"x-list:\n      - {token}\n      - other").replace("\n", newline)
+    assert vcr_fast_read.parse(text) is UNREAD
+    assert typed(vcr_import._parse(text, Path("c.yaml"))) == typed(pyyaml(text))
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"], ids=["CRLF", "CR"])
+def test_a_cassette_with_other_line_breaks_is_read_fast_as_pyyaml_reads_it(newline: str) -> None:
+    text = cassette("x-list:\n      - '017'\n      - 200\n      - 'a\n        b'")
+    assert assert_same_or_unread(text.replace("\n", newline))
+
+
 @pytest.mark.parametrize(
     "token", ["200", "-3", "0", "1.5", "1.0e-05", "true", "False", "null", "~", "0x1F", ".inf"]
 )

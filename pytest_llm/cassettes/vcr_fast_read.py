@@ -103,6 +103,8 @@ _AGREED_MAX = 50_000
 
 def parse(text: str) -> Any:
     """The document as PyYAML reads it, by yaml-rs; UNREAD when that is not certain."""
+    if "\r" in text:  # CR LF and CR are line breaks to both, as LF is: the scans look for LF
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.startswith("%") or "\n%" in text or any(c in text for c in _UNSAFE_CHARACTERS):
         return UNREAD  # a directive (`%YAML 1.1`), or a line break of YAML 1.1's
     nonce = "pytest-llm-binary-" + secrets.token_hex(8)
