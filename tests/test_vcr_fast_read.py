@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_llm.cassettes import vcr_fast_read, vcr_import, vcr_yaml
+from pytest_llm.cassettes.format import MAX_DEPTH
 from pytest_llm.cassettes.vcr_import import VcrImportError
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
@@ -187,6 +188,49 @@ def test_what_yaml_rs_may_read_otherwise_goes_to_pyyaml(text: str) -> None:
         assert "expected ':'" in str(exc)
     else:
         assert typed(vcr_import._parse(text, Path("c.yaml"))) == expected
+
+
+@pytest.mark.parametrize("line", ["[a, b]: c", "{a: 1}: c", "x-flow: {[a]: b}"])
+def test_a_key_that_is_a_collection_goes_to_pyyaml_which_refuses_it(line: str) -> None:
+    text = cassette(line)
+    assert vcr_fast_read.parse(text) is UNREAD  # yaml-rs would make it a tuple or a frozenset
+    with pytest.raises(VcrImportError, match=r"c.yaml:5: not valid YAML \(found unhashable key"):
+        vcr_import._parse(text, Path("c.yaml"))
+
+
+@pytest.mark.parametrize("key", ["200", "-3", "1.5", "true", "null", "~", "0x1F"])
+def test_a_plain_scalar_key_both_read_alike_is_read_fast(key: str) -> None:
+    assert assert_same_or_unread(cassette(f"{key}: value"))
+
+
+def nested(levels: int) -> str:
+    """`levels` nested collections in the least indentation YAML allows: a sequence at its
+    key's indentation, each `- ` starting a mapping."""
+    lines = [f"{'  ' * n}- k{n}:" for n in range(levels // 2)]
+    return "x-deep:\n" + "\n".join("      " + line for line in lines) + " end"
+
+
+def depth(node: Any) -> int:
+    if isinstance(node, dict | list) and node:
+        children = node.values() if isinstance(node, dict) else node
+        return 1 + max(depth(child) for child in children)
+    return 0
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 2, MAX_DEPTH * 3])
+def test_nesting_deeper_than_the_limit_goes_to_pyyaml(levels: int) -> None:
+    text = cassette(nested(levels))
+    assert depth(pyyaml(text)) > MAX_DEPTH
+    assert vcr_fast_read.parse(text) is UNREAD
+    compact = cassette("x-deep:\n      " + "- " * levels + "end")  # one line, all dashes
+    assert depth(pyyaml(compact)) > MAX_DEPTH
+    assert vcr_fast_read.parse(compact) is UNREAD
+
+
+def test_shallow_nesting_is_read_fast() -> None:
+    text = cassette(nested(40))
+    assert 40 < depth(pyyaml(text)) < MAX_DEPTH
+    assert assert_same_or_unread(text)
 
 
 def binary_cassette(body: bytes, where: str = "response") -> str:

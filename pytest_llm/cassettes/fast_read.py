@@ -205,8 +205,9 @@ _ODD_LINE = re.compile(
 )
 # A key's value, on its line, that is an anchor or a flow collection that is not empty.
 _ODD_VALUE = re.compile(r": ++(?:&|[\[{](?! *[\]}]))")
-# A line that starts with 48 characters of indentation and `- `.
-_DEEP_LINE = re.compile(r"\n[ -]{48}")
+# A line that starts with 48 characters of indentation and `- `: without flow collections and
+# explicit keys, nesting MAX_DEPTH deep needs one (see plain_text).
+DEEP_LINE = re.compile(r"\n[ -]{48}")
 
 
 def plain_text(text: str) -> bool:
@@ -226,7 +227,7 @@ def plain_text(text: str) -> bool:
         return False
     searched = "\n" + text + "\n"
     return not (
-        _ODD_LINE.search(searched) or _ODD_VALUE.search(searched) or _DEEP_LINE.search(searched)
+        _ODD_LINE.search(searched) or _ODD_VALUE.search(searched) or DEEP_LINE.search(searched)
     )
 
 

@@ -25,8 +25,8 @@ import re
 import secrets
 from typing import Any
 
+from pytest_llm.cassettes.fast_read import DEEP_LINE, may_have_tag, plain_data, yaml_rs_loads
 from pytest_llm.cassettes.fast_read import UNREAD as UNREAD
-from pytest_llm.cassettes.fast_read import may_have_tag, plain_data, yaml_rs_loads
 
 # Where a scalar starts (after `: `, `- `, `? `, a line's indentation; in a flow collection,
 # after `[`, `{`, `,`), when it may not be text or starts with an indicator:
@@ -138,9 +138,15 @@ def parse(text: str) -> Any:
         bodies = [base64.decodebytes(block.encode("ascii")) for block in blocks]
     except Exception:  # a parse error, a duplicate key, an alias, bad base64 (binascii)
         return UNREAD
-    # Keys other than text (PyYAML refuses a list as a key, or none at all) and deep nesting
-    # are PyYAML's to read, or refuse.
-    if not plain_data(document) or (bodies and not _put_bodies_back(document, bodies, nonce)):
+    # Keys that are collections (PyYAML refuses them) and deep nesting are PyYAML's to read,
+    # or refuse. Only a flow collection can be such a key here (`?` sent the file to PyYAML
+    # above), and nesting MAX_DEPTH deep needs a flow collection, a tab (`-\t-\t`) or a deeply
+    # indented line: without them the walk is spared. (A plain scalar key was checked above,
+    # as values are: both read it alike.)
+    walk = flows or "\t" in text or DEEP_LINE.search(searched) is not None
+    if walk and not plain_data(document):
+        return UNREAD
+    if bodies and not _put_bodies_back(document, bodies, nonce):
         return UNREAD
     return document
 
