@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from pytest_llm.cassettes.plain_http import body_part, is_plain
 from pytest_llm.keys import canonical_request, http_body_digest
@@ -137,8 +137,7 @@ def _headers(headers: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k.lower(), v) for k, v in headers.items() if k.lower() not in _FRAMING))
 
 
-def _part(view: RequestView, matcher: str) -> Any:
-    parts = urlsplit(view.url)
+def _part(view: RequestView, matcher: str, parts: SplitResult) -> Any:
     if matcher == "method":
         return view.method
     if matcher == "scheme":
@@ -152,7 +151,7 @@ def _part(view: RequestView, matcher: str) -> Any:
     if matcher == "query":
         return sorted(parse_qsl(parts.query, keep_blank_values=True))
     if matcher in ("uri", "url"):
-        return [_part(view, name) for name in ("scheme", "host", "port", "path", "query")]
+        return [_part(view, name, parts) for name in ("scheme", "host", "port", "path", "query")]
     if matcher in ("body", "raw_body", "json_body"):
         return view.body
     if matcher == "headers":
@@ -162,12 +161,17 @@ def _part(view: RequestView, matcher: str) -> Any:
 
 def vcr_key(view: RequestView, spec: VcrSpec) -> str:
     """The key of a request under vcrpy's matchers: equal keys match, as vcrpy's would."""
+    parts = urlsplit(view.url)
     fields: list[Any] = ["call" if view.model_call else "http"]
     for matcher in spec.match_on:
         if view.model_call and matcher in _HOSTLESS:
             continue
         if view.model_call and matcher in ("uri", "url"):
-            fields.append([_part(view, "path"), _part(view, "query")])
+            fields.append([_part(view, "path", parts), _part(view, "query", parts)])
             continue
-        fields.append([matcher, _part(view, matcher)])
-    return "vcr:" + json.dumps(fields, separators=(",", ":"), ensure_ascii=False, default=str)
+        fields.append([matcher, _part(view, matcher, parts)])
+    return "vcr:" + _KEY_JSON.encode(fields)
+
+
+# Built once: json.dumps with options builds an encoder per call (every call and recording).
+_KEY_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)

@@ -184,7 +184,12 @@ def stale_diff(recorded: dict[str, Any], sent: dict[str, Any]) -> list[str]:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return _STABLE_JSON.encode(value)
+
+
+# Built once: every call answered by a narrower key is compared (json.dumps with options
+# would build an encoder per comparison).
+_STABLE_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
 
 
 def rerecord_command(record_command: str) -> str:
