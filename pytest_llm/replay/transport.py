@@ -462,8 +462,13 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
             chunks = replay_events(interaction)
             stream = stream_type(chunks, interceptor.delays(interaction, len(chunks)))
             return httpx.Response(status, headers=headers, stream=stream, request=request)
+        body = replay_body(interaction)
+        # The body's stream and length given, as a server's answer has them: `content=`
+        # would have httpx search the headers for its length and insert it, on every call.
+        headers = [(k, v) for k, v in headers if k != "content-length"]
+        headers.append(("content-length", str(len(body))))
         return httpx.Response(
-            status, headers=headers, content=replay_body(interaction), request=request
+            status, headers=headers, stream=httpx.ByteStream(body), request=request
         )
 
     def request_content(request: Any) -> bytes:
