@@ -7,7 +7,9 @@ import socket
 from pathlib import Path
 
 import pytest
+from kit import interaction
 
+from pytest_llm.calls import LLMCall
 from pytest_llm.cassettes import interaction as wire
 from pytest_llm.cassettes import store
 from pytest_llm.cassettes.cassette import Cassette
@@ -16,6 +18,8 @@ from pytest_llm.errors import CassetteError
 from pytest_llm.keys import DEFAULT_MATCH_ON, make_key, parse_match_on
 from pytest_llm.providers import Endpoint, recognize, recognize_path
 from pytest_llm.replay.netguard import NetworkBlocked, blocked
+from pytest_llm.replay.transport import header_items
+from pytest_llm.report import figures
 from pytest_llm.scrub import Scrubber
 
 CHAT = Endpoint("openai", "chat.completions")
@@ -276,3 +280,29 @@ def test_scrubbing_a_request_checks_its_raw_json_before_walking_it() -> None:
     quoted = {"content": f"x {odd}"}
     walked = scrubber.request(quoted, [odd], _json.dumps(quoted).encode())
     assert walked == {"content": f"x {SCRUBBED}"}
+
+
+def test_a_tests_record_keeps_the_answers_text_only_for_the_report_files() -> None:
+    full = figures.test_record("t", [LLMCall(interaction(), replayed=True)])
+    summary_only = figures.test_record("t", [LLMCall(interaction(), replayed=True)], texts=False)
+    assert (full["calls"][0]["text"], full["calls"][0]["answer"]) == ("a\nb\n", "a\nb\n")
+    assert "text" not in summary_only["calls"][0] and "answer" not in summary_only["calls"][0]
+    for name in ("text", "answer"):
+        del full["calls"][0][name]
+    assert summary_only == full  # every figure the terminal summary shows is there
+
+
+@pytest.mark.parametrize("module", ["httpx", "httpx2"])
+def test_a_requests_headers_are_read_as_httpx_reads_them(module: str) -> None:
+    headers = pytest.importorskip(module).Headers(
+        [
+            ("Authorization", "Bearer sk-a"),
+            ("X-Dup", "one"),
+            ("x-dup", "two"),
+            ("Content-Type", "application/json"),
+            ("X-Text", "café".encode()),  # not ASCII: the whole set is read as UTF-8
+        ]
+    )
+    assert header_items(headers) == list(headers.multi_items())
+    latin = pytest.importorskip(module).Headers([("X-Name", "Müller".encode("latin-1"))])
+    assert header_items(latin) == list(latin.multi_items()) == [("x-name", "Müller")]

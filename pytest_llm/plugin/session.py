@@ -59,6 +59,9 @@ class RunState:
     run_started: float | None = None
     # one JSON-ready record per test that made calls (see figures.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
+    # Whether those records keep each call's answer text: only report files (--llm-report)
+    # show it, and a replayed call's record is a sixth of its cost without it.
+    answer_texts: bool = False
     # How many of the run's tests (those collected, before any ran) use each cassette. The
     # run lets a cassette go after its last test: kept, every cassette read stays in memory
     # to the end, where the garbage collector walks it again and again (a fifth of a suite
@@ -148,6 +151,7 @@ class RunState:
                 http=recorder.http,
                 passthrough=passthrough,
                 ignore=recorder.ignore_use(),
+                texts=self.answer_texts,
             )
             # An agent test's steps and tool calls, and their drift against the baseline.
             record.update(trajectory.record(recorder.calls, recorder.trail, recorder.baseline))
@@ -195,6 +199,7 @@ class RunState:
                 http=http,
                 passthrough=passthrough,
                 ignore=ignore,
+                texts=self.answer_texts,
             )
         )
         self._close(recorders, passed=passed)

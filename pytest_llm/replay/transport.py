@@ -176,7 +176,7 @@ class Interceptor:
         endpoint = recognize(method, str(url.path), body)
         if endpoint is None:
             return None
-        items = list(headers.multi_items())
+        items = header_items(headers)
         vcr = recorder.vcr
         raw = content  # the JSON that `body` was decoded from
         if vcr is not None:  # a pytest-recording test: its vcr_config decides what is kept
@@ -216,6 +216,20 @@ class Interceptor:
         first = float(interaction.get("ttft_s") or latency)
         rest = max(latency - first, 0.0) / max(count - 1, 1)
         return [first] + [rest] * (count - 1)
+
+
+def header_items(headers: Any) -> list[tuple[str, str]]:
+    """`headers.multi_items()`: every header, its name lowercased, both decoded.
+
+    httpx's Headers look their encoding up again for each name and value; their raw pairs
+    are decoded here with it looked up once (the request's headers are read on every call).
+    Other header objects (the aiohttp and botocore hooks') give their own items.
+    """
+    raw = getattr(headers, "raw", None)
+    encoding = getattr(headers, "encoding", None)
+    if type(raw) is not list or type(encoding) is not str:
+        return list(headers.multi_items())
+    return [(name.lower().decode(encoding), value.decode(encoding)) for name, value in raw]
 
 
 class _Network:

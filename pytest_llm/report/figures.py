@@ -40,9 +40,12 @@ def _cost(records: Iterable[dict[str, Any]]) -> float | None:
     return sum(priced) if priced else None
 
 
-def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One call as the report shows it."""
-    return {
+def call_record(
+    call: LLMCall, drift: dict[str, Any] | None = None, *, texts: bool = True
+) -> dict[str, Any]:
+    """One call as the report shows it; without `texts`, its answer's text is left out (only
+    the report files show it: the terminal summary needs the figures)."""
+    record = {
         "provider": call.provider,
         "endpoint": call.endpoint,
         "model": call.model,
@@ -52,13 +55,15 @@ def call_record(call: LLMCall, drift: dict[str, Any] | None = None) -> dict[str,
         "cost_usd": call.cost_usd,
         "replayed": call.replayed,
         "fault": call.fault,
-        "text": call.text,
-        "answer": answer_text(call),
         "drift": drift,
         "stale": call.stale,
         "stale_diff": list(call.stale_diff),
         "sample": call.interaction.get("sample"),
     }
+    if texts:
+        record["text"] = call.text
+        record["answer"] = answer_text(call)
+    return record
 
 
 def test_record(
@@ -71,6 +76,7 @@ def test_record(
     http: Iterable[HttpCall] = (),
     passthrough: Iterable[str] = (),
     ignore: dict[str, bool] | None = None,
+    texts: bool = True,
 ) -> dict[str, Any]:
     """One test and its calls, each with its drift against the baseline when re-recording.
 
@@ -78,11 +84,12 @@ def test_record(
     `samples` is the pass rate of a test marked llm(samples=N) (see checks.samples.record);
     `http` its plain HTTP requests, and `passthrough` the hosts (host:port) whose requests went
     through live while it recorded, unrecorded (llm_passthrough_hosts); `ignore` says per
-    ignore path whether it named a field of the test's requests.
+    ignore path whether it named a field of the test's requests; `texts`, whether the calls'
+    answers are kept (see call_record).
     """
     calls = list(calls)
     entries = list(drift or []) + [None] * len(calls)
-    records = [call_record(call, entries[i]) for i, call in enumerate(calls)]
+    records = [call_record(call, entries[i], texts=texts) for i, call in enumerate(calls)]
     return {
         "nodeid": nodeid,
         "usage": _usage(records),
