@@ -190,6 +190,32 @@ def test_what_yaml_rs_may_read_otherwise_goes_to_pyyaml(text: str) -> None:
         assert typed(vcr_import._parse(text, Path("c.yaml"))) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "--- [yes]\n",  # PyYAML: [True]
+        "--- {interactions: [], [x]: y}\n",  # PyYAML refuses the key
+        "interactions: []\n...\nversion: 1\n",  # two documents: PyYAML refuses them
+        "---\ninteractions: []\n",
+    ],
+)
+def test_a_document_marker_sends_the_file_to_pyyaml(text: str) -> None:
+    assert vcr_fast_read.parse(text) is UNREAD  # a node after `--- ` escapes the scans
+    try:
+        expected = typed(pyyaml(text))
+    except yaml.YAMLError:
+        with pytest.raises(VcrImportError, match="not valid YAML"):
+            vcr_import._parse(text, Path("c.yaml"))
+    else:
+        assert typed(vcr_import._parse(text, Path("c.yaml"))) == expected
+
+
+@pytest.mark.parametrize("end", ["...\n", "..."])
+def test_an_end_marker_closing_the_document_is_read_fast(end: str) -> None:
+    text = cassette("x-value: '017'") + end  # as pydantic-ai's serializer writes its files
+    assert assert_same_or_unread(text)
+
+
 @pytest.mark.parametrize("line", ["[a, b]: c", "{a: 1}: c", "x-flow: {[a]: b}"])
 def test_a_key_that_is_a_collection_goes_to_pyyaml_which_refuses_it(line: str) -> None:
     text = cassette(line)
