@@ -231,9 +231,12 @@ def test_a_plain_scalar_key_both_read_alike_is_read_fast(key: str) -> None:
 
 def nested(levels: int) -> str:
     """`levels` nested collections in the least indentation YAML allows: a sequence at its
-    key's indentation, each `- ` starting a mapping."""
-    lines = [f"{'  ' * n}- k{n}:" for n in range(levels // 2)]
-    return "x-deep:\n" + "\n".join("      " + line for line in lines) + " end"
+    key's indentation, a mapping one column deeper than its `-` (two levels a column)."""
+    lines = []
+    for n in range(levels // 2):
+        lines += [f"{' ' * n}k{n}:", f"{' ' * n}-"]
+    lines.append(" " * (levels // 2) + "end: 1")
+    return "x-deep:\n" + "\n".join("       " + line for line in lines)
 
 
 def depth(node: Any) -> int:
