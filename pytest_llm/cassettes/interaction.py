@@ -95,9 +95,14 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def replay_headers(interaction: dict[str, Any]) -> list[tuple[str, str]]:
-    """The recorded headers, with retry delays shortened so an SDK never sleeps in replay."""
+    """The recorded headers, with retry delays shortened so an SDK never sleeps in replay.
+
+    Never a content-length: the answer is sent re-encoded (or cut), so a recorded length
+    (a hand edit's) would not describe it; each client hook gives the length of what it sends.
+    """
     response = interaction["response"]
     headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
+    headers.pop("content-length", None)
     if "events" in response:
         headers["content-type"] = stream_format(
             str(interaction.get("provider"))

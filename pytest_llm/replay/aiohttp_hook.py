@@ -250,9 +250,7 @@ def install(
                 return response  # its body was read whole and stays readable
         recorded = interaction["response"]
         chunks = replay_chunks(interaction, cut=fault == "stream_cut")
-        answer_headers = [
-            (k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"
-        ]
+        answer_headers = replay_headers(interaction)
         status = int(recorded["status"])
         content = b"".join(chunks)
         return answer(method.upper(), url, headers, status, answer_headers, content, bool(fault))

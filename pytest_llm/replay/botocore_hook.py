@@ -147,7 +147,7 @@ def install(prepare: Prepare) -> Callable[[], None] | None:
                 error: Exception = exceptions.ResponseStreamingError(error=message)
                 return error
 
-        headers = [(k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"]
+        headers = replay_headers(interaction)
         if fault is None:
             headers.append(("content-length", str(sum(map(len, chunks)))))
         return answer(request, int(recorded["status"]), headers, _Raw(chunks, fail))

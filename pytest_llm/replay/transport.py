@@ -439,7 +439,7 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
 
     def cut(request: Any, interaction: dict[str, Any], stream_type: type) -> Any:
         chunks = replay_chunks(interaction, cut=True)  # then the stream fails
-        headers = [(k, v) for k, v in replay_headers(interaction) if k.lower() != "content-length"]
+        headers = replay_headers(interaction)
         status = interaction["response"]["status"]
         stream = stream_type(chunks, [])
         return httpx.Response(status, headers=headers, stream=stream, request=request)
@@ -479,7 +479,6 @@ def _kit(httpx: ModuleType, interceptor: Interceptor) -> SimpleNamespace:
         body = replay_body(interaction)
         # The body's stream and length given, as a server's answer has them: `content=`
         # would have httpx search the headers for its length and insert it, on every call.
-        headers = [(k, v) for k, v in headers if k != "content-length"]
         headers.append(("content-length", str(len(body))))
         return httpx.Response(
             status, headers=headers, stream=httpx.ByteStream(body), request=request

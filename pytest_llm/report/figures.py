@@ -26,8 +26,8 @@ REPORT_VERSION = 1
 
 
 def _usage(records: Iterable[dict[str, Any]]) -> dict[str, int]:
-    # Summed by hand: Counter.update checks each mapping against an ABC (a third of a
-    # replayed call's report record).
+    # Summed by hand: Counter.update checks each mapping against an ABC (a tenth of a test's
+    # report record).
     total = dict.fromkeys(("input_tokens", "output_tokens", "total_tokens", "cached_tokens"), 0)
     for record in records:
         for name, count in record["usage"].items():
