@@ -100,3 +100,28 @@ def test_the_built_in_providers_recognise_their_paths_and_bodies() -> None:
     assert found == Endpoint("bedrock", "converse_stream")
     assert found is not None and found.model == "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     assert recognize("GET", boto3_path, {}) is None
+
+
+def test_a_path_is_named_anew_when_the_registry_is_read_again(
+    pytester: pytest.Pytester,
+) -> None:
+    # Paths' endpoints are remembered for the calls of a run; a registry read again (another
+    # run's entry points) may claim a path that OpenAI's generic suffixes took before.
+    from importlib.metadata import EntryPoint
+
+    from pytest_llm.providers import endpoint_of, registry
+
+    pytester.makepyfile(acme_provider=ACME)
+    pytester.syspathinsert()
+    path = "/acme/chat/completions"
+    point = EntryPoint("acme", "acme_provider:Acme", registry.GROUP)
+    try:
+        registry.load([])  # the built-in providers only (an earlier inner run loaded acme)
+        assert recognize_path(path) == Endpoint("openai", "chat.completions")
+        assert endpoint_of("acme", path) == Endpoint("openai", "chat.completions")
+        registry.load([point])
+        assert recognize_path(path) == Endpoint("acme", "chat")
+        assert endpoint_of("acme", path) == Endpoint("acme", "chat")
+    finally:
+        registry.load([])
+    assert recognize_path(path) == Endpoint("openai", "chat.completions")

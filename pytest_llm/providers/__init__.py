@@ -76,23 +76,67 @@ class Endpoint:
         return self.format.key_view(self.operation, self.model, body)
 
 
+# The endpoints that paths name (`recognize_path`), and that stored calls name by provider
+# and path (`endpoint_of`): every call asks two or three times (the transport hook, the
+# recording's check, the call's figures), and a suite sends few distinct paths. A
+# provider's `operation` and path `model` depend on the path alone; both are forgotten when
+# the registry is read again (`registry.load`).
+_MAX_REMEMBERED = 4096
+
+
+class _Remembered:
+    def __init__(self, loaded: tuple[Provider, ...] = ()) -> None:
+        self.loaded = loaded
+        self.paths: dict[str, Endpoint | None] = {}
+        self.stored: dict[tuple[str, str], Endpoint] = {}
+
+
+_remembered = _Remembered()
+
+
+def _current() -> _Remembered:
+    global _remembered
+    remembered, loaded = _remembered, providers()
+    if remembered.loaded is not loaded:
+        remembered = _remembered = _Remembered(loaded)
+    return remembered
+
+
 def recognize_path(path: str) -> Endpoint | None:
     """The endpoint a URL path (query string excluded) names."""
+    paths = _current().paths
+    try:
+        return paths[path]
+    except KeyError:
+        pass
+    endpoint = None
     for provider in providers():
         operation = provider.operation(path)
         if operation is not None:
-            return Endpoint(provider.name, operation, provider.model(path, {}))
-    return None
+            endpoint = Endpoint(provider.name, operation, provider.model(path, {}))
+            break
+    if len(paths) < _MAX_REMEMBERED:
+        paths[path] = endpoint
+    return endpoint
 
 
 def endpoint_of(provider: str, path: str) -> Endpoint:
     """The endpoint of a stored call: its recorded provider reads its path."""
     path = path.split("?", 1)[0]
-    known = get(provider)
-    operation = known.operation(path) if known is not None else None
-    if known is None or operation is None:
-        return recognize_path(path) or Endpoint(provider, "")
-    return Endpoint(provider, operation, known.model(path, {}))
+    stored = _current().stored
+    try:
+        return stored[provider, path]
+    except KeyError:
+        pass
+    recorded = get(provider)
+    operation = recorded.operation(path) if recorded is not None else None
+    if recorded is None or operation is None:
+        endpoint = recognize_path(path) or Endpoint(provider, "")
+    else:
+        endpoint = Endpoint(provider, operation, recorded.model(path, {}))
+    if len(stored) < _MAX_REMEMBERED:
+        stored[provider, path] = endpoint
+    return endpoint
 
 
 def recognize(method: str, path: str, body: Any) -> Endpoint | None:
