@@ -48,6 +48,16 @@ def test_every_packaged_row_is_dated_sourced_and_priced() -> None:
         assert info.provider in ("openai", "anthropic", "google"), name
 
 
+def test_the_packaged_table_is_found_through_resources_without_its_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A package imported from a zip archive has no file path: resources reads the table.
+    from pytest_llm.checks import prices
+
+    monkeypatch.setattr(prices, "_PACKAGED", tmp_path / "absent" / "models.toml")
+    assert prices.default_table.__wrapped__().models == default_table().models
+
+
 def test_cost_prices_cached_input_and_cache_writes_at_their_own_rates() -> None:
     table = default_table()
     # gpt-4o: $2.50 in, $1.25 cached in, $10 out per 1M tokens.
