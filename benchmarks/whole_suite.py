@@ -11,7 +11,11 @@ A project is generated in a temporary folder, three times over:
   each with the other two left out (`-p no:...`);
 - mock/: the same tests, with a session fixture whose client answers through
   `httpx2.MockTransport` from a dict of the same answers (what one writes by hand), run with
-  `-p no:llm`.
+  `-p no:llm`;
+- mock_app/: mock/ whose conftest also imports the application module, as the other
+  projects' tests do: its `openai.OpenAI()` built at import (an SSL context, the network
+  transport's modules) is the application's cost, not a replaying tool's, and mock/ never
+  pays it.
 
 Each run is a whole `python -m pytest` process, so start-up, imports, collection, and
 cassette loading all count. Every side runs with `-p no:cacheprovider -p no:hypothesispytest`
@@ -20,9 +24,11 @@ ratios). Bytecode is written as pip compiles an installed package (the first, un
 write it), whatever PYTHONDONTWRITEBYTECODE says. Measured:
 
 d. replay (`-n 0`) against the mock suite; goals: pytest-llm <= 1.15x, below cassetter's
-   ratio, and its drop-in within 1.1x of its native figure. "llm" runs with no load cache
-   (`-p no:cacheprovider`: what a fresh clone in CI pays), "llm+cache" names a warm one
-   with `PYTEST_LLM_LOAD_CACHE` (a developer's rerun: the first run, untimed, fills it);
+   ratio, and its drop-in within 1.1x of its native figure. Each ratio is also given
+   against mock_app/ ("x mock+app"): what the tool adds over hand mocks of the same app.
+   "llm" runs with no load cache (`-p no:cacheprovider`: what a fresh clone in CI pays),
+   "llm+cache" names a warm one with `PYTEST_LLM_LOAD_CACHE` (a developer's rerun: the
+   first run, untimed, fills it);
 d'. `pytest --collect-only` of a plain project (200 tests, no model calls, no SDK import)
    with pytest-llm installed, against `-p no:llm`: what installing the plugin costs a
    project that never uses it; goal < 50 ms;
@@ -37,6 +43,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,6 +133,10 @@ def client():
     return openai.OpenAI(api_key="sk-test", http_client=httpx2.Client(transport=transport))
 '''
 
+# The application's module, imported as the other projects' tests import it (they call its
+# client): its client is built, and the hand-mocked tests use their own.
+MOCK_APP_IMPORT = "import app  # noqa: F401\n"
+
 # The llm project's conftest is empty: its folder goes on sys.path, so the tests import app.
 LLM_CONFTEST = ""
 
@@ -144,8 +155,8 @@ def write_plain(root: Path) -> Path:
     return plain
 
 
-def write_projects(root: Path) -> tuple[Path, Path, Path]:
-    """The llm/, vcr/ and mock/ projects, with the same tests."""
+def write_projects(root: Path) -> tuple[Path, Path, Path, Path]:
+    """The llm/, vcr/, mock/ and mock_app/ projects, with the same tests."""
     llm, vcr, mock = root / "llm", root / "vcr", root / "mock"
     per_module = TESTS // MODULES
     for project, header, fixture in (
@@ -174,7 +185,11 @@ def write_projects(root: Path) -> tuple[Path, Path, Path]:
             assert isinstance(data, bytes)
             answers[prompt] = json.loads(data)
     (mock / "answers.json").write_text(json.dumps(answers))
-    return llm, vcr, mock
+    mock_app = root / "mock_app"
+    shutil.copytree(mock, mock_app)
+    (mock_app / "app.py").write_text(APP)
+    (mock_app / "conftest.py").write_text(MOCK_APP_IMPORT + MOCK_CONFTEST)
+    return llm, vcr, mock, mock_app
 
 
 def pytest_run(project: Path, *args: str, env: dict[str, str]) -> tuple[float, float]:
@@ -234,7 +249,7 @@ def main() -> None:
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as tmp:
-        llm, vcr, mock = write_projects(Path(tmp))
+        llm, vcr, mock, mock_app = write_projects(Path(tmp))
         plain = write_plain(Path(tmp))
         with FakeProvider() as server:
             # vcrpy's cassettes name the host: every vcr/ run asks the recorded (stopped) one.
@@ -248,11 +263,13 @@ def main() -> None:
         cache_env = env | {"PYTEST_LLM_LOAD_CACHE": f"{tmp}/cache"}
         pytest_run(llm, *LLM, env=cache_env)  # fills the load cache (untimed)
         pytest_run(mock, *MOCK, env=env)  # writes the bytecode of what the runs import
+        pytest_run(mock_app, *MOCK, env=env)
         pytest_run(vcr, *CASSETTER, env=vcr_env)
         pytest_run(vcr, *DROP_IN, env=vcr_env)
         print(f"recorded {TESTS * CALLS} calls in {recording[0]:.1f} s", file=sys.stderr)
         suite = Runs(env)
         suite.side("mock", mock, *MOCK)
+        suite.side("mock+app", mock_app, *MOCK)
         suite.side("llm", llm, *LLM)
         suite.side("cache", llm, *LLM, env=cache_env)
         suite.side("drop-in", vcr, *DROP_IN, env=vcr_env)
@@ -269,10 +286,12 @@ def main() -> None:
     print(file=sys.stderr)
     wall, cpu = suite.wall, suite.cpu
     print(f"d, e. {TESTS} tests x {CALLS} calls, whole pytest runs; medians of {args.rounds}")
-    print("(x mock: the median of the paired ratios, and their range)")
+    print("(x mock: the median of the paired ratios, and their range; x mock+app: the same")
+    print(" against the mock suite that also imports the application, so builds its client)")
     rows: list[list[object]] = []
     for name, label, fast in (
         ("mock", "mock fixtures (-p no:llm)", "mock2"),
+        ("mock+app", "mock fixtures + the app", ""),
         ("llm", "pytest-llm, its cassettes", "llm2"),
         ("cache", "pytest-llm + load cache", ""),
         ("drop-in", "pytest-llm, vcrpy cassettes", ""),
@@ -280,10 +299,11 @@ def main() -> None:
         ("recording", "pytest-recording (vcrpy)", ""),
     ):
         row: list[object] = [label, wall.median(name), spread(wall, name, "mock")]
-        row += [cpu.median(name), spread(cpu, name, "mock")]
+        row += [spread(wall, name, "mock+app"), cpu.median(name), spread(cpu, name, "mock")]
         row += [wall.median(fast), wall.ratio(fast, name)] if fast else ["", ""]
         rows.append(row)
-    header = ["suite", "wall s", "x mock", "CPU s", "x mock", "-n 2 wall s", "n2 / n0"]
+    header = ["suite", "wall s", "x mock", "x mock+app", "CPU s", "x mock", "-n 2 wall s"]
+    header.append("n2 / n0")
     print(table(header, rows))
     print(
         f"drop-in / native: wall {spread(wall, 'drop-in', 'llm')}, "

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("calls", "keys", "scrub", "steps"),
     ("checks",),
     ("providers",),
-    ("usage", "errors", "_version"),
+    ("usage", "errors", "installed", "_version"),
 ]
 # Only the pytest glue and the command line know pytest.
 PYTEST_ALLOWED = ("plugin", "cli")

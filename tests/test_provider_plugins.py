@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import pytest
 from fake_provider import FakeProvider
 from kit import inner_file
@@ -68,6 +70,46 @@ def test_a_registered_provider_reads_its_own_calls(
     assert "s3cr3t-acme-key" not in cassette
     inner_env.stop()
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_provider_installed_between_two_runs_of_one_process_is_found(
+    pytester: pytest.Pytester, inner_env: FakeProvider
+) -> None:
+    # The installed packages' entry points are read once per run, afresh for each run.
+    pytester.syspathinsert()
+    inner_file(
+        pytester,
+        """
+        from pytest_llm.providers.registry import providers
+
+        def test_a(llm):
+            assert "acme" in [p.name for p in providers()]
+        """,
+    )
+    pytester.runpytest().assert_outcomes(failed=1)
+    _install(pytester, "acme_provider:Acme")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_one_read_of_the_installed_packages_serves_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_llm import installed
+
+    reads: list[int] = []
+
+    def counted() -> object:
+        reads.append(1)
+        return entry_points()
+
+    monkeypatch.setattr(installed, "entry_points", counted)
+    installed.read_anew()
+    plugins = installed.of_group("pytest11")
+    assert "llm" in [point.name for point in plugins]
+    assert installed.of_group("pytest_llm.providers") == ()
+    assert installed.of_group("pytest11") == plugins
+    assert len(reads) == 1
+    installed.read_anew()
+    installed.of_group("pytest11")
+    assert len(reads) == 2
 
 
 def test_an_entry_point_that_is_no_provider_is_a_usage_error(

@@ -13,12 +13,13 @@ import os
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_llm import installed
 from pytest_llm.plugin import options, vcr_compat
 from pytest_llm.plugin.samples import SAMPLES, SamplePlan, Sampler
 from pytest_llm.replay.settings import (
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    installed.read_anew()  # a run's first question: the packages installed now
     if not vcr_compat.recording_expected(pluginmanager):
         pluginmanager.add_hookspecs(vcr_compat.RecordingHookSpecs)
 
@@ -157,7 +159,7 @@ def _load_providers(points: tuple[EntryPoint, ...]) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # A registered provider that cannot be used is a usage error of the run, said at once;
     # with none registered, the providers load with the first participating test.
-    points = tuple(entry_points(group="pytest_llm.providers"))
+    points = installed.of_group("pytest_llm.providers")
     if points:
         _load_providers(points)
     for line in options.marker_lines():

@@ -13,11 +13,12 @@ import dataclasses
 import hashlib
 import inspect
 import os
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_llm import installed
 
 PLUGIN_NAME = "recording"  # pytest-recording's entry point: `-p no:recording` blocks it
 # The plugins that serve the vcr names themselves, by entry point: pytest-llm steps aside.
@@ -52,7 +53,7 @@ def _expected(pluginmanager: pytest.PytestPluginManager, name: str) -> bool:
         return True
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         return False
-    return any(ep.name == name for ep in entry_points(group="pytest11"))
+    return any(ep.name == name for ep in installed.of_group("pytest11"))
 
 
 def owner(pluginmanager: pytest.PytestPluginManager) -> str | None:

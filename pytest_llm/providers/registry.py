@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
+from pytest_llm import installed
 from pytest_llm.errors import ProviderError
 from pytest_llm.providers.anthropic import Anthropic
 from pytest_llm.providers.base import Provider
@@ -57,7 +58,7 @@ def load(points: Iterable[EntryPoint] | None = None) -> tuple[Provider, ...]:
     global _loaded, _by_name
     found: list[Provider] = []
     names = {p.name for p in BUILTIN}
-    for point in entry_points(group=GROUP) if points is None else points:
+    for point in installed.of_group(GROUP) if points is None else points:
         provider = _instance(point.name, point.load())
         if provider.name in names:
             raise ProviderError(
