@@ -298,6 +298,24 @@ def test_same(llm):
     assert all(t["baseline_tool_calls"] is None for t in again["tests"])
 
 
+def test_re_recording_lists_a_changed_tool_call_sequence_without_a_report_file(
+    pytester: pytest.Pytester, inner_env: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without --llm-report the records leave the steps out, except a re-recording test's.
+    inner_file(pytester, AGENT + '\n\ndef test_agent(llm):\n    run_agent(os.environ["PLAN"])\n')
+    monkeypatch.setenv("PLAN", "agent: search(q=cats) fetch_page(url=u)")
+    pytester.runpytest("--llm-record=once").assert_outcomes(passed=1)
+    monkeypatch.setenv("PLAN", "agent: search(q=cats) delete_user(id=3)")
+    result = pytester.runpytest("--llm-record=rewrite")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "tool-call sequence changed against the baseline in 1 test(s)",
+            "  test_app.py::test_agent: search, fetch_page -> search, delete_user",
+        ]
+    )
+
+
 def test_one_calls_own_tool_calls_can_be_asserted_too() -> None:
     from pytest_llm.usage import ToolCall
 

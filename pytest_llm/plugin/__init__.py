@@ -273,7 +273,7 @@ class _Hooks:
                 drift_min_score=run.drift_min_score,
                 run_started=self.run_started,
                 users=self.users,
-                answer_texts=bool(run.reports),
+                report_details=bool(run.reports),
             )
         return self._state
 

@@ -59,9 +59,10 @@ class RunState:
     run_started: float | None = None
     # one JSON-ready record per test that made calls (see figures.test_record)
     tests: list[dict[str, Any]] = field(default_factory=list)
-    # Whether those records keep each call's answer text: only report files (--llm-report)
-    # show it, and finding it costs 2 µs of a replayed call's record.
-    answer_texts: bool = False
+    # Whether those records keep what only report files (--llm-report) show: each call's
+    # answer text (2 µs of a replayed call's record) and the test's steps and tool calls
+    # (3 µs a call), which the terminal summary needs only from a test that re-records.
+    report_details: bool = False
     # How many of the run's tests (those collected, before any ran) use each cassette. The
     # run lets a cassette go after its last test: kept, every cassette read stays in memory
     # to the end, where the garbage collector walks it again and again (a fifth of a suite
@@ -151,10 +152,11 @@ class RunState:
                 http=recorder.http,
                 passthrough=passthrough,
                 ignore=recorder.ignore_use(),
-                texts=self.answer_texts,
+                texts=self.report_details,
             )
             # An agent test's steps and tool calls, and their drift against the baseline.
-            record.update(trajectory.record(recorder.calls, recorder.trail, recorder.baseline))
+            if self.report_details or recorder.baseline:
+                record.update(trajectory.record(recorder.calls, recorder.trail, recorder.baseline))
             self.tests.append(record)
         self._close([recorder], passed=passed)
 
@@ -199,7 +201,7 @@ class RunState:
                 http=http,
                 passthrough=passthrough,
                 ignore=ignore,
-                texts=self.answer_texts,
+                texts=self.report_details,
             )
         )
         self._close(recorders, passed=passed)
