@@ -309,6 +309,8 @@ def main() -> None:
         f"drop-in / native: wall {spread(wall, 'drop-in', 'llm')}, "
         f"CPU {spread(cpu, 'drop-in', 'llm')}"
     )
+    for name in ("llm", "drop-in"):  # below 1: ahead of cassetter, round by round
+        print(f"{name} / cassetter: wall {spread(wall, name, 'cassetter')}")
     print()
     print(f"d'. pytest --collect-only, {TESTS} plain tests (ms); medians of {args.collect_rounds}")
     rows = []
