@@ -104,13 +104,14 @@ def _current() -> _Remembered:
 
 def recognize_path(path: str) -> Endpoint | None:
     """The endpoint a URL path (query string excluded) names."""
-    paths = _current().paths
+    remembered = _current()
+    paths = remembered.paths
     try:
         return paths[path]
     except KeyError:
         pass
     endpoint = None
-    for provider in providers():
+    for provider in remembered.loaded:
         operation = provider.operation(path)
         if operation is not None:
             endpoint = Endpoint(provider.name, operation, provider.model(path, {}))
